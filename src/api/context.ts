@@ -1,0 +1,20 @@
+import type { Clock } from "../core/clock.ts";
+import type { Keyring } from "../core/keyring.ts";
+import type { SubmitDeps } from "../core/submit.ts";
+import type { Logger } from "../logging/logger.ts";
+import type { Db } from "../store/db.ts";
+
+/** Everything a route may use, built once in main.ts and passed to every register function. */
+export interface ApiDeps {
+  db: Db;
+  keyring: Keyring;
+  clock: Clock;
+  logger: Logger;
+  submit: SubmitDeps;
+  bodyLimit: number;
+  /** Serve HTTPS with this pair (SEALPOST_TLS_CERT/KEY); null for plain HTTP on loopback. */
+  https: { cert: Buffer; key: Buffer } | null;
+  /** Readiness: false while starting or shutting down. */
+  ready: () => boolean;
+  metrics: () => Promise<string>;
+}

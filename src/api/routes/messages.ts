@@ -1,0 +1,205 @@
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { blindIndex } from "../../crypto/blind-index.ts";
+import { SealpostError } from "../../core/errors.ts";
+import { hasScope } from "../../core/principal.ts";
+import { submitMessage } from "../../core/submit.ts";
+import { parseBareAddress } from "../../core/address.ts";
+import {
+  cancelPending,
+  deliveriesOf,
+  eventsOf,
+  findMessage,
+  listMessages,
+} from "../../store/messages.ts";
+import type { DeliveryStatus } from "../../store/schema.ts";
+import { newId } from "../../core/ids.ts";
+import { guard, principalOf } from "../auth.ts";
+import type { ApiDeps } from "../context.ts";
+import { messageDek, messageView } from "../views.ts";
+import { idParam, sendMessageBody } from "./schemas.ts";
+
+const STATUSES: readonly DeliveryStatus[] = ["queued", "sending", "deferred", "delivered", "failed", "cancelled"];
+
+function idempotencyKey(request: FastifyRequest): string | undefined {
+  const raw = request.headers["idempotency-key"];
+  if (raw === undefined) return undefined;
+  if (typeof raw !== "string")
+    throw new SealpostError("invalid_idempotency_key", { field: "Idempotency-Key", detail: "Send one Idempotency-Key header." });
+  return raw;
+}
+
+function param(request: FastifyRequest): string {
+  return (request.params as { id: string }).id;
+}
+
+function timeParam(value: unknown, field: string): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = typeof value === "string" ? Date.parse(value) : Number.NaN;
+  if (Number.isNaN(ms)) throw new SealpostError("invalid_value", { field, detail: `${field} must be an ISO 8601 time.` });
+  return ms;
+}
+
+function decodeCursor(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  const id = typeof value === "string" ? Buffer.from(value, "base64url").toString("utf8") : "";
+  if (!/^msg_[0-9a-z]{26}$/.test(id)) throw new SealpostError("invalid_cursor", { field: "cursor" });
+  return id;
+}
+
+export function registerMessageRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  app.post(
+    "/v1/messages",
+    {
+      preHandler: guard(deps, "messages:send"),
+      schema: {
+        summary: "Send a message",
+        description: "Answers 202 once the message is durably stored, with one delivery per recipient.",
+        tags: ["messages"],
+        body: sendMessageBody,
+        headers: { type: "object", properties: { "idempotency-key": { type: "string", maxLength: 255 } } },
+      },
+    },
+    async (request, reply) => {
+      const result = await submitMessage(deps.submit, principalOf(request), request.body, {
+        idempotencyKey: idempotencyKey(request),
+      });
+      return reply.code(202).send(result);
+    },
+  );
+
+  app.get(
+    "/v1/messages/:id",
+    {
+      preHandler: guard(deps, "messages:read"),
+      schema: {
+        summary: "Get a message: per-recipient status, evidence and events",
+        description: "`?include=content` adds the decrypted content; it needs the messages:read_content scope.",
+        tags: ["messages"],
+        params: idParam,
+        querystring: { type: "object", properties: { include: { type: "string", enum: ["content"] } } },
+      },
+    },
+    async (request) => {
+      const principal = principalOf(request);
+      const query = request.query as { include?: unknown };
+      const wantContent = query.include === "content";
+      if (query.include !== undefined && !wantContent)
+        throw new SealpostError("invalid_value", { field: "include", detail: "include must be content." });
+      if (wantContent && !hasScope(principal, "messages:read_content"))
+        throw new SealpostError("forbidden", { detail: "Reading content needs the messages:read_content scope." });
+      const m = await findMessage(deps.db, principal.orgId, param(request));
+      if (m === undefined) throw new SealpostError("not_found");
+      const [deliveries, events, dek] = await Promise.all([
+        deliveriesOf(deps.db, principal.orgId, [m.id]),
+        eventsOf(deps.db, principal.orgId, m.id),
+        messageDek(deps.keyring, m),
+      ]);
+      return messageView(m, deliveries, dek, { events, content: wantContent });
+    },
+  );
+
+  app.get(
+    "/v1/messages",
+    {
+      preHandler: guard(deps, "messages:read"),
+      schema: {
+        summary: "List messages, newest first",
+        tags: ["messages"],
+        querystring: {
+          type: "object",
+          properties: {
+            status: { type: "string", enum: [...STATUSES] },
+            recipient: { type: "string" },
+            tag: { type: "string" },
+            from: { type: "string", format: "date-time" },
+            to: { type: "string", format: "date-time" },
+            limit: { type: "integer", minimum: 1, maximum: 100, default: 20 },
+            cursor: { type: "string" },
+          },
+        },
+      },
+    },
+    async (request) => {
+      const principal = principalOf(request);
+      const q = request.query as Record<string, unknown>;
+      for (const k of Object.keys(q))
+        if (!["status", "recipient", "tag", "from", "to", "limit", "cursor"].includes(k))
+          throw new SealpostError("unknown_field", { field: /^[a-z_]{1,32}$/.test(k) ? k : "?" });
+      const limit = q.limit === undefined ? 20 : Number(q.limit);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 100)
+        throw new SealpostError("invalid_value", { field: "limit", detail: "limit must be 1-100." });
+      if (q.status !== undefined && !STATUSES.includes(q.status as DeliveryStatus))
+        throw new SealpostError("invalid_value", { field: "status", detail: `status must be one of ${STATUSES.join(", ")}.` });
+      let recipientBidx: string | undefined;
+      if (q.recipient !== undefined) {
+        const parsed = typeof q.recipient === "string" ? parseBareAddress(q.recipient) : null;
+        if (parsed === null) throw new SealpostError("invalid_address", { field: "recipient" });
+        recipientBidx = blindIndex((await deps.keyring.orgKeys(principal.orgId)).indexKey, parsed.address, "address");
+      }
+      if (q.tag !== undefined && (typeof q.tag !== "string" || !/^[A-Za-z0-9_.:-]{1,64}$/.test(q.tag)))
+        throw new SealpostError("invalid_value", { field: "tag", detail: "tag must be 1-64 characters of A-Z a-z 0-9 _ . : -" });
+      const rows = await listMessages(deps.db, {
+        orgId: principal.orgId,
+        limit: limit + 1,
+        ...(q.status === undefined ? {} : { status: q.status as DeliveryStatus }),
+        ...(recipientBidx === undefined ? {} : { recipientBidx }),
+        ...(q.tag === undefined ? {} : { tag: q.tag as string }),
+        ...(q.from === undefined ? {} : { from: timeParam(q.from, "from") }),
+        ...(q.to === undefined ? {} : { to: timeParam(q.to, "to") }),
+        ...(q.cursor === undefined ? {} : { before: decodeCursor(q.cursor) }),
+      });
+      const page = rows.slice(0, limit);
+      const deliveries = await deliveriesOf(
+        deps.db,
+        principal.orgId,
+        page.map((m) => m.id),
+      );
+      const data = await Promise.all(
+        page.map(async (m) =>
+          messageView(
+            m,
+            deliveries.filter((d) => d.message_id === m.id),
+            await messageDek(deps.keyring, m),
+          ),
+        ),
+      );
+      const last = page.at(-1);
+      return {
+        object: "list",
+        data,
+        next_cursor: rows.length > limit && last !== undefined ? Buffer.from(last.id).toString("base64url") : null,
+      };
+    },
+  );
+
+  app.post(
+    "/v1/messages/:id/cancel",
+    {
+      preHandler: guard(deps, "messages:send"),
+      schema: {
+        summary: "Cancel the deliveries of a message that have not gone out",
+        tags: ["messages"],
+        params: idParam,
+      },
+    },
+    async (request) => {
+      const principal = principalOf(request);
+      const m = await findMessage(deps.db, principal.orgId, param(request));
+      if (m === undefined) throw new SealpostError("not_found");
+      const now = deps.clock.now();
+      const cancelled = await cancelPending(deps.db, principal.orgId, m.id, now, (deliveryId) => ({
+        id: newId("evt", now),
+        org_id: principal.orgId,
+        message_id: m.id,
+        delivery_id: deliveryId,
+        type: "cancelled",
+        created_at: now,
+        details: "{}",
+      }));
+      if (cancelled.length === 0)
+        throw new SealpostError("invalid_state", { detail: "No delivery of this message is still waiting to be sent." });
+      const deliveries = await deliveriesOf(deps.db, principal.orgId, [m.id]);
+      return { ...messageView(m, deliveries, await messageDek(deps.keyring, m)), cancelled };
+    },
+  );
+}

@@ -1,0 +1,100 @@
+import type { FastifyInstance } from "fastify";
+import { simpleParser } from "mailparser";
+import { open } from "../../crypto/aead.ts";
+import { SealpostError } from "../../core/errors.ts";
+import { toBuffer } from "../../store/db.ts";
+import { findMessage } from "../../store/messages.ts";
+import { findDelivery, findSandbox, listSandbox } from "../../store/queue.ts";
+import type { SandboxTable } from "../../store/schema.ts";
+import { openRecipient } from "../../worker/prepare.ts";
+import { sandboxAad } from "../../worker/steps.ts";
+import { guard, principalOf } from "../auth.ts";
+import type { ApiDeps } from "../context.ts";
+import { messageDek } from "../views.ts";
+import { idParam } from "./schemas.ts";
+
+/**
+ * The sandbox inbox: what test-mode messages would have delivered, captured per
+ * recipient. Shows content, so it needs messages:read_content.
+ */
+async function view(deps: ApiDeps, row: SandboxTable, full: boolean) {
+  const m = await findMessage(deps.db, row.org_id, row.message_id);
+  const delivery = await findDelivery(deps.db, row.delivery_id);
+  const dek = m === undefined ? null : await messageDek(deps.keyring, m);
+  if (dek === null || delivery === undefined) return { id: row.delivery_id, message_id: row.message_id, shredded: true };
+  const raw = open(dek, toBuffer(row.raw), sandboxAad(row.delivery_id));
+  const parsed = await simpleParser(raw);
+  return {
+    id: row.delivery_id,
+    message_id: row.message_id,
+    captured_at: new Date(row.created_at).toISOString(),
+    envelope_to: openRecipient(dek, delivery),
+    subject: parsed.subject ?? "",
+    from: parsed.from?.text ?? "",
+    ...(full
+      ? {
+          text: parsed.text ?? null,
+          html: typeof parsed.html === "string" ? parsed.html : null,
+          headers: Object.fromEntries(parsed.headerLines.map((h) => [h.key, h.line.slice(h.key.length + 1).trim()])),
+          attachments: parsed.attachments.map((a) => ({
+            filename: a.filename ?? null,
+            content_type: a.contentType,
+            size: a.size,
+          })),
+          raw: raw.toString("base64"),
+        }
+      : {}),
+  };
+}
+
+export function registerSandboxRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  app.get(
+    "/v1/sandbox/messages",
+    {
+      preHandler: guard(deps, "messages:read_content"),
+      schema: {
+        summary: "List the sandbox inbox, newest first",
+        tags: ["sandbox"],
+        querystring: {
+          type: "object",
+          properties: { limit: { type: "integer", minimum: 1, maximum: 100 }, cursor: { type: "string" } },
+        },
+      },
+    },
+    async (request) => {
+      const principal = principalOf(request);
+      const q = request.query as { limit?: string; cursor?: string };
+      const limit = q.limit === undefined ? 20 : Number(q.limit);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 100)
+        throw new SealpostError("invalid_value", { field: "limit", detail: "limit must be 1-100." });
+      let before: string | undefined;
+      if (q.cursor !== undefined) {
+        before = Buffer.from(q.cursor, "base64url").toString("utf8");
+        if (!/^dlv_[0-9a-z]{26}$/.test(before)) throw new SealpostError("invalid_cursor", { field: "cursor" });
+      }
+      const rows = await listSandbox(deps.db, principal.orgId, before, limit + 1);
+      const page = rows.slice(0, limit);
+      const last = page.at(-1);
+      return {
+        object: "list",
+        data: await Promise.all(page.map((r) => view(deps, r, false))),
+        next_cursor:
+          rows.length > limit && last !== undefined ? Buffer.from(last.delivery_id).toString("base64url") : null,
+      };
+    },
+  );
+
+  app.get(
+    "/v1/sandbox/messages/:id",
+    {
+      preHandler: guard(deps, "messages:read_content"),
+      schema: { summary: "One captured sandbox message (by delivery id)", tags: ["sandbox"], params: idParam },
+    },
+    async (request) => {
+      const principal = principalOf(request);
+      const row = await findSandbox(deps.db, principal.orgId, (request.params as { id: string }).id);
+      if (row === undefined) throw new SealpostError("not_found");
+      return view(deps, row, true);
+    },
+  );
+}

@@ -1,0 +1,92 @@
+import type { Keyring } from "../core/keyring.ts";
+import { openContent } from "../core/submit.ts";
+import type { DeliveriesTable, EventsTable, MessagesTable } from "../store/schema.ts";
+import { openRecipient } from "../worker/prepare.ts";
+
+/** JSON shapes the API returns for stored rows. Content only when asked for and allowed. */
+export function aggregateStatus(statuses: readonly string[]): string {
+  if (statuses.length === 0) return "queued";
+  const has = (s: string) => statuses.includes(s);
+  if (statuses.every((s) => s === "cancelled")) return "cancelled";
+  if (has("sending")) return "sending";
+  if (has("deferred")) return "deferred";
+  if (has("queued")) return "queued";
+  if (statuses.every((s) => s === "delivered")) return "delivered";
+  if (statuses.every((s) => s === "failed" || s === "cancelled")) return "failed";
+  return "partially_delivered";
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+export function deliveryView(d: DeliveriesTable, dek: Buffer | null) {
+  return {
+    id: d.id,
+    to: dek === null ? null : openRecipient(dek, d),
+    kind: d.kind,
+    status: d.status,
+    attempts: d.attempts,
+    updated_at: iso(d.updated_at),
+    next_attempt_at: d.status === "queued" || d.status === "deferred" ? (d.due_at === null ? null : iso(d.due_at)) : null,
+    reason: d.last_reason,
+    evidence: d.evidence === null ? null : (JSON.parse(d.evidence) as unknown),
+  };
+}
+
+export function eventView(e: EventsTable) {
+  return {
+    id: e.id,
+    type: e.type,
+    delivery_id: e.delivery_id,
+    created_at: iso(e.created_at),
+    details: JSON.parse(e.details) as unknown,
+  };
+}
+
+export async function messageDek(keyring: Keyring, m: MessagesTable): Promise<Buffer | null> {
+  return m.data_key === null ? null : keyring.openMessageKey(m.org_id, m.id, m.data_key, m.data_key_id);
+}
+
+export function messageView(
+  m: MessagesTable,
+  deliveries: readonly DeliveriesTable[],
+  dek: Buffer | null,
+  opts: { events?: readonly EventsTable[]; content?: boolean } = {},
+) {
+  const content = opts.content === true && dek !== null && m.content !== null ? openContent(dek, m.id, m.content) : null;
+  return {
+    id: m.id,
+    object: "message",
+    created_at: iso(m.created_at),
+    mode: m.mode,
+    status: aggregateStatus(deliveries.map((d) => d.status)),
+    encryption: m.encryption,
+    tags: JSON.parse(m.tags) as string[],
+    recipient_count: m.recipient_count,
+    attachment_count: m.attachment_count,
+    size_bytes: m.size_bytes,
+    deliveries: deliveries.map((d) => deliveryView(d, dek)),
+    ...(opts.events === undefined ? {} : { events: opts.events.map(eventView) }),
+    ...(content === null
+      ? {}
+      : {
+          content: {
+            from: content.from,
+            to: content.to,
+            cc: content.cc,
+            reply_to: content.replyTo,
+            subject: content.subject,
+            text: content.text,
+            html: content.html,
+            headers: content.headers,
+            metadata: content.metadata,
+            attachments: content.attachments.map((a) => ({
+              filename: a.filename,
+              content_type: a.contentType,
+              size: a.size,
+            })),
+          },
+        }),
+  };
+}

@@ -1,0 +1,103 @@
+import { parseArgs } from "node:util";
+import { ConfigError, loadConfig } from "../config/load.ts";
+import type { Config } from "../config/schema.ts";
+import { MasterKeyError } from "../crypto/master-key.ts";
+import { openDb } from "../store/db.ts";
+import { migrate } from "../store/migrations.ts";
+import { keysCommand } from "./keys.ts";
+import { print, printError, printJson } from "./output.ts";
+import { startCommand } from "./start.ts";
+
+const USAGE = `usage: sealpost <command> [options]
+
+commands:
+  start [--roles api,worker]      run sealpost (all roles by default)
+  migrate                         apply database migrations and exit
+  keys create --org default --mode live|test [--scopes a,b] [--name NAME] [--json]
+  keys list --org default [--json]
+  keys revoke --org default --id KEY_ID [--json]
+
+Configuration comes from SEALPOST_* environment variables: see docs/configuration.md.`;
+
+async function migrateCommand(config: Config, json: boolean): Promise<number> {
+  const db = openDb(config.database, config.dataDir, { poolSize: 1 });
+  try {
+    const { applied } = await migrate(db);
+    if (json) printJson({ applied, store: db.description });
+    else print(applied.length === 0 ? "Database is up to date." : `Applied: ${applied.join(", ")}`);
+    return 0;
+  } finally {
+    await db.close();
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(argv);
+  } catch {
+    printError(USAGE);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  const [command, action] = positionals;
+  if (command === undefined || values.help === true) {
+    print(USAGE);
+    return command === undefined && values.help !== true ? 2 : 0;
+  }
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      printError(err.message);
+      return 78;
+    }
+    throw err;
+  }
+  const json = values.json === true;
+  try {
+    switch (command) {
+      case "start":
+        return await startCommand(config, { roles: values.roles, json });
+      case "migrate":
+        return await migrateCommand(config, json);
+      case "keys":
+        return await keysCommand(config, {
+          action,
+          org: values.org ?? "default",
+          mode: values.mode ?? "live",
+          scopes: values.scopes,
+          name: values.name ?? "cli",
+          id: values.id,
+          json,
+        });
+      default:
+        printError(`unknown command: ${command.length <= 32 ? command : "?"}\n\n${USAGE}`);
+        return 2;
+    }
+  } catch (err) {
+    if (err instanceof MasterKeyError) {
+      printError(err.message);
+      return 78;
+    }
+    throw err;
+  }
+}
+
+function parse(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      help: { type: "boolean", short: "h" },
+      json: { type: "boolean" },
+      roles: { type: "string" },
+      org: { type: "string" },
+      mode: { type: "string" },
+      scopes: { type: "string" },
+      name: { type: "string" },
+      id: { type: "string" },
+    },
+  });
+}

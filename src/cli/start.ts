@@ -1,0 +1,50 @@
+import type { Config } from "../config/schema.ts";
+import { ALL_ROLES, createSealpost, type Role } from "../main.ts";
+import { print, printError } from "./output.ts";
+
+function parseRoles(value: string | undefined): Role[] | null {
+  if (value === undefined) return [...ALL_ROLES];
+  const roles = value.split(",").map((r) => r.trim());
+  return roles.every((r) => (ALL_ROLES as readonly string[]).includes(r)) ? (roles as Role[]) : null;
+}
+
+function firstMessageCurl(base: string, haveBootstrap: boolean): string {
+  const key = haveBootstrap ? "$SEALPOST_BOOTSTRAP_KEY" : "<your API key>";
+  return [
+    `curl -sS ${base}/v1/messages \\`,
+    `  -H "Authorization: Bearer ${key}" -H "Content-Type: application/json" \\`,
+    `  -d '{"from":"clinic@example.com","to":"patient@example.org","subject":"Your appointment","text":"See you Tuesday at 10.","sandbox":true}'`,
+  ].join("\n");
+}
+
+export async function startCommand(config: Config, opts: { roles?: string | undefined; json: boolean }): Promise<number> {
+  const roles = parseRoles(opts.roles);
+  if (roles === null) {
+    printError(`--roles must be a comma-separated list of: ${ALL_ROLES.join(", ")}`);
+    return 2;
+  }
+  const app = await createSealpost(config);
+  const lines = [`sealpost started: roles ${roles.join(",")}; store ${app.db.description}`];
+  if (app.masterKeySource === "generated")
+    lines.push(`A new master key was generated in ${config.dataDir}/master.key (mode 0600). Back it up: without it the stored messages cannot be read.`);
+  if (roles.includes("worker")) app.startWorker();
+  if (roles.includes("api")) {
+    const address = await app.listen();
+    lines.push(`HTTP API listening on ${address}  (docs: ${address}/docs, OpenAPI: ${address}/openapi.json)`);
+    lines.push("", "Send a first (sandbox) message:", firstMessageCurl(address, config.bootstrapKey !== undefined));
+    if (config.bootstrapKey === undefined)
+      lines.push("", "Create a key with: npx sealpost keys create --org default --mode test --json");
+  }
+  if (!opts.json) print(lines.join("\n"));
+  app.logger.info({ roles, store: app.db.dialect }, "started");
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      app.logger.info({ signal }, "shutting down");
+      resolve();
+    };
+    process.once("SIGINT", () => stop("SIGINT"));
+    process.once("SIGTERM", () => stop("SIGTERM"));
+  });
+  await app.close();
+  return 0;
+}

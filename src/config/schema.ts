@@ -1,0 +1,232 @@
+import { hostname } from "node:os";
+import { isIP } from "node:net";
+
+/**
+ * Every setting sealpost reads, with its description and default. This is the single
+ * source for validation (load.ts) and for docs/configuration.md (docs.ts).
+ */
+export interface Setting<T> {
+  readonly env: string;
+  readonly description: string;
+  /** Shown in docs; undefined means "unset". */
+  readonly defaultText?: string;
+  readonly secret?: boolean;
+  /** Parses the raw value (undefined when unset). Throws SettingError with a reason. */
+  readonly parse: (raw: string | undefined) => T;
+}
+
+export class SettingError extends Error {}
+
+function port(env: string, description: string, fallback: number): Setting<number> {
+  return {
+    env,
+    description,
+    defaultText: String(fallback),
+    parse: (raw) => {
+      if (raw === undefined || raw === "") return fallback;
+      if (!/^\d{1,5}$/.test(raw) || Number(raw) > 65535) throw new SettingError("must be a port number 0-65535");
+      return Number(raw);
+    },
+  };
+}
+
+function optionalString(env: string, description: string, secret = false): Setting<string | undefined> {
+  return { env, description, secret, parse: (raw) => (raw === undefined || raw === "" ? undefined : raw) };
+}
+
+function int(env: string, description: string, fallback: number, min: number, max: number): Setting<number> {
+  return {
+    env,
+    description,
+    defaultText: String(fallback),
+    parse: (raw) => {
+      if (raw === undefined || raw === "") return fallback;
+      if (!/^\d+$/.test(raw)) throw new SettingError(`must be an integer ${min}-${max}`);
+      const n = Number(raw);
+      if (n < min || n > max) throw new SettingError(`must be an integer ${min}-${max}`);
+      return n;
+    },
+  };
+}
+
+function bool(env: string, description: string): Setting<boolean> {
+  return {
+    env,
+    description,
+    defaultText: "false",
+    parse: (raw) => {
+      if (raw === undefined || raw === "" || raw === "false" || raw === "0") return false;
+      if (raw === "true" || raw === "1") return true;
+      throw new SettingError("must be true or false");
+    },
+  };
+}
+
+export type DatabaseTarget = { kind: "sqlite"; path: string | null } | { kind: "postgres"; url: string };
+
+export interface DnsServer {
+  host: string;
+  port: number;
+}
+
+export const SETTINGS = {
+  configFile: optionalString(
+    "SEALPOST_CONFIG_FILE",
+    "Optional JSON file of settings (keys are these variable names). Environment variables override it.",
+  ),
+  dataDir: {
+    env: "SEALPOST_DATA_DIR",
+    description: "Directory for the SQLite database, the generated master key and development TLS certificate.",
+    defaultText: "./data",
+    parse: (raw: string | undefined) => (raw === undefined || raw === "" ? "./data" : raw),
+  },
+  database: {
+    env: "SEALPOST_DATABASE_URL",
+    description:
+      "Where state lives. Unset: SQLite at <data dir>/sealpost.db. `postgres://user@host:port/db` for PostgreSQL, `sqlite:/path/file.db` for another SQLite file.",
+    defaultText: "SQLite in the data dir",
+    secret: true,
+    parse: (raw: string | undefined): DatabaseTarget => {
+      if (raw === undefined || raw === "") return { kind: "sqlite", path: null };
+      if (/^postgres(ql)?:\/\//.test(raw)) {
+        try {
+          new URL(raw);
+        } catch {
+          throw new SettingError("is not a valid postgres:// URL");
+        }
+        return { kind: "postgres", url: raw };
+      }
+      if (raw.startsWith("sqlite:")) {
+        const path = raw.slice("sqlite:".length).replace(/^\/\/(?=\/)/, "");
+        if (path === "") throw new SettingError("sqlite: needs a file path");
+        return { kind: "sqlite", path };
+      }
+      throw new SettingError("must start with postgres://, postgresql:// or sqlite:");
+    },
+  },
+  masterKey: optionalString(
+    "SEALPOST_MASTER_KEY",
+    "The master key (32 bytes as 64 hex characters or base64) that wraps every org key. Unset with no file: generated into <data dir>/master.key (mode 0600) on first start.",
+    true,
+  ),
+  masterKeyFile: optionalString("SEALPOST_MASTER_KEY_FILE", "Path of a file holding the master key instead."),
+  httpHost: {
+    env: "SEALPOST_HTTP_HOST",
+    description:
+      "Interface the HTTP API listens on. Plain HTTP is only allowed on loopback unless TLS or SEALPOST_BEHIND_PROXY is set.",
+    defaultText: "127.0.0.1",
+    parse: (raw: string | undefined) => {
+      const v = raw === undefined || raw === "" ? "127.0.0.1" : raw;
+      if (v !== "localhost" && isIP(v) === 0) throw new SettingError("must be an IP address or localhost");
+      return v;
+    },
+  },
+  httpPort: port("SEALPOST_HTTP_PORT", "Port of the HTTP API.", 8080),
+  smtpPort: port("SEALPOST_SMTP_PORT", "SMTP submission port (STARTTLS required before AUTH).", 587),
+  smtpsPort: port("SEALPOST_SMTPS_PORT", "SMTP submission port with implicit TLS.", 465),
+  tlsCert: optionalString(
+    "SEALPOST_TLS_CERT",
+    "PEM certificate file for the HTTP API and SMTP submission. Unset: a self-signed pair is generated in the data dir for development.",
+  ),
+  tlsKey: optionalString("SEALPOST_TLS_KEY", "PEM private key file matching SEALPOST_TLS_CERT."),
+  behindProxy: bool(
+    "SEALPOST_BEHIND_PROXY",
+    "Set when a TLS-terminating proxy fronts the API, to allow plain HTTP on a non-loopback interface.",
+  ),
+  dnsServers: {
+    env: "SEALPOST_DNS_SERVERS",
+    description: "Comma-separated `host:port` list of DNS resolvers for MX/TXT lookups. Unset: the system resolver.",
+    defaultText: "system resolver",
+    parse: (raw: string | undefined): readonly DnsServer[] => {
+      if (raw === undefined || raw.trim() === "") return [];
+      return raw.split(",").map((part) => {
+        const m = /^\s*(?:\[([^\]]+)\]|([^:\s]+))(?::(\d{1,5}))?\s*$/.exec(part);
+        const host = m?.[1] ?? m?.[2];
+        const p = m?.[3] === undefined ? 53 : Number(m[3]);
+        if (host === undefined || isIP(host) === 0 || p < 1 || p > 65535)
+          throw new SettingError("must be a comma-separated list of ip:port");
+        return { host, port: p };
+      });
+    },
+  },
+  deliveryPort: port("SEALPOST_DELIVERY_PORT", "Port used on MX hosts for delivery.", 25),
+  relay: {
+    env: "SEALPOST_RELAY",
+    description: "Optional smarthost, `smtp://host:port`: every delivery goes there (still over enforced TLS).",
+    parse: (raw: string | undefined): URL | null => {
+      if (raw === undefined || raw === "") return null;
+      let url: URL;
+      try {
+        url = new URL(raw);
+      } catch {
+        throw new SettingError("must be a URL like smtp://host:port");
+      }
+      if (url.protocol !== "smtp:" || url.hostname === "") throw new SettingError("must be a URL like smtp://host:port");
+      return url;
+    },
+  },
+  bootstrapKey: {
+    env: "SEALPOST_BOOTSTRAP_KEY",
+    description:
+      "On first start, creates the `default` org's admin API key so that exactly this string (at least 32 characters) authenticates as a Bearer token.",
+    secret: true,
+    parse: (raw: string | undefined) => {
+      if (raw === undefined || raw === "") return undefined;
+      if (raw.length < 32 || raw.length > 256 || !/^[\x21-\x7e]+$/.test(raw))
+        throw new SettingError("must be 32-256 printable ASCII characters without spaces");
+      return raw;
+    },
+  },
+  hostname: {
+    env: "SEALPOST_HOSTNAME",
+    description: "Name this node uses in SMTP greetings (EHLO) and as the Message-ID fallback domain.",
+    defaultText: "the machine's hostname",
+    parse: (raw: string | undefined) => {
+      const v = raw === undefined || raw === "" ? hostname() : raw;
+      if (!/^[A-Za-z0-9.-]{1,253}$/.test(v)) throw new SettingError("must be a DNS name");
+      return v;
+    },
+  },
+  logLevel: {
+    env: "SEALPOST_LOG_LEVEL",
+    description: "Log level: fatal, error, warn, info, debug, trace or silent.",
+    defaultText: "info",
+    parse: (raw: string | undefined) => {
+      const v = raw === undefined || raw === "" ? "info" : raw;
+      if (!["fatal", "error", "warn", "info", "debug", "trace", "silent"].includes(v))
+        throw new SettingError("must be one of fatal, error, warn, info, debug, trace, silent");
+      return v;
+    },
+  },
+  workerConcurrency: int(
+    "SEALPOST_WORKER_CONCURRENCY",
+    "Deliveries a worker process attempts at once.",
+    64,
+    1,
+    2048,
+  ),
+  maxDeliveryHours: int(
+    "SEALPOST_MAX_DELIVERY_HOURS",
+    "How long temporary failures are retried before a delivery fails.",
+    72,
+    1,
+    720,
+  ),
+  deliveryTimeoutSeconds: int(
+    "SEALPOST_DELIVERY_TIMEOUT_SECONDS",
+    "Timeout for one SMTP delivery attempt.",
+    60,
+    1,
+    600,
+  ),
+  maxMessageBytes: int(
+    "SEALPOST_MAX_MESSAGE_BYTES",
+    "Largest accepted request body / message, in bytes.",
+    40 * 1024 * 1024,
+    1024,
+    200 * 1024 * 1024,
+  ),
+} as const;
+
+export type Settings = typeof SETTINGS;
+export type Config = { readonly [K in keyof Settings]: ReturnType<Settings[K]["parse"]> };

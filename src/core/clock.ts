@@ -1,0 +1,23 @@
+/** Time source, passed explicitly so tests can fake it. All times are epoch milliseconds. */
+export interface Clock {
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
+
+/** A clock tests move by hand. */
+export class ManualClock implements Clock {
+  #now: number;
+  constructor(start = Date.UTC(2026, 0, 1)) {
+    this.#now = start;
+  }
+  now(): number {
+    return this.#now;
+  }
+  advance(ms: number): void {
+    this.#now += ms;
+  }
+  set(ms: number): void {
+    this.#now = ms;
+  }
+}

@@ -1,0 +1,67 @@
+import type { ParsedAddress } from "./address.ts";
+
+/** The validated, normalised form of a message, whatever entry point it came through. */
+export type EncryptionMode = "auto" | "tls" | "portal" | "smime" | "pgp";
+
+export interface Attachment {
+  filename: string;
+  contentType: string;
+  content: Buffer;
+  contentId: string | null;
+}
+
+export interface Recipient extends ParsedAddress {
+  kind: "to" | "cc" | "bcc";
+}
+
+export interface ValidatedMessage {
+  from: ParsedAddress;
+  recipients: Recipient[];
+  replyTo: ParsedAddress[];
+  subject: string;
+  text: string | null;
+  html: string | null;
+  attachments: Attachment[];
+  headers: Record<string, string>;
+  tags: string[];
+  metadata: Record<string, string | number | boolean>;
+  encryption: EncryptionMode;
+  allowNonTls: boolean;
+  /** Run the whole pipeline but capture into the sandbox inbox instead of delivering. */
+  sandbox: boolean;
+}
+
+/** What is sealed in `messages.content` (attachments are sealed separately). */
+export interface StoredContent {
+  v: 1;
+  from: { name: string | null; address: string };
+  to: string[];
+  cc: string[];
+  replyTo: string[];
+  subject: string;
+  text: string | null;
+  html: string | null;
+  headers: Record<string, string>;
+  metadata: Record<string, string | number | boolean>;
+  attachments: { filename: string; contentType: string; contentId: string | null; size: number }[];
+}
+
+export interface Limits {
+  maxRecipients: number;
+  maxAttachments: number;
+  maxAttachmentBytes: number;
+  maxTotalBytes: number;
+  maxHeaders: number;
+  maxHeaderValueLength: number;
+  maxSubjectLength: number;
+}
+
+export const DEFAULT_LIMITS: Limits = {
+  maxRecipients: 100,
+  maxAttachments: 20,
+  maxAttachmentBytes: 25 * 1024 * 1024,
+  maxTotalBytes: 30 * 1024 * 1024,
+  maxHeaders: 50,
+  maxHeaderValueLength: 998,
+  maxSubjectLength: 998,
+};

@@ -1,0 +1,178 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { FastifyInstance } from "fastify";
+import { buildApi } from "./api/server.ts";
+import type { Config } from "./config/schema.ts";
+import { ensureBootstrapKey, ensureOrg } from "./core/bootstrap.ts";
+import { type Clock, systemClock } from "./core/clock.ts";
+import { Keyring } from "./core/keyring.ts";
+import { DEFAULT_LIMITS } from "./core/message.ts";
+import { createMetrics } from "./core/metrics.ts";
+import type { SubmitDeps } from "./core/submit.ts";
+import { localKeyWrapper } from "./crypto/key-provider.ts";
+import { loadMasterKey } from "./crypto/master-key.ts";
+import { createResolver } from "./delivery/dns.ts";
+import { deliverToDomain } from "./delivery/route.ts";
+import { createLogger, type Logger } from "./logging/logger.ts";
+import { type Db, openDb } from "./store/db.ts";
+import { GroupCommitter } from "./store/group-commit.ts";
+import { insertSubmissions, type SubmissionRows } from "./store/messages.ts";
+import { migrate } from "./store/migrations.ts";
+import type { Deliverer } from "./worker/steps.ts";
+import { Worker } from "./worker/worker.ts";
+
+/**
+ * The composition root: builds every dependency once from the validated config and
+ * starts the roles asked for. Nothing else constructs databases, loggers or keys.
+ */
+export type Role = "api" | "worker";
+export const ALL_ROLES: readonly Role[] = ["api", "worker"];
+
+export interface SealpostOptions {
+  clock?: Clock;
+  logger?: Logger;
+  /** Replaces SMTP delivery (tests of the queue only). */
+  deliverer?: Deliverer;
+  /** Trust anchors for delivery TLS verification (tests). */
+  deliveryCa?: string;
+  leaseMs?: number;
+  pollMs?: number;
+}
+
+export interface Sealpost {
+  config: Config;
+  db: Db;
+  keyring: Keyring;
+  logger: Logger;
+  clock: Clock;
+  submit: SubmitDeps;
+  api: FastifyInstance;
+  worker: Worker;
+  defaultOrgId: string;
+  /** True when the bootstrap key was created by this start. */
+  bootstrapCreated: boolean;
+  masterKeySource: string;
+  listen(): Promise<string>;
+  startWorker(): void;
+  close(): Promise<void>;
+}
+
+export function smtpDeliverer(config: Config, logger: Logger, ca?: string): Deliverer {
+  const resolver = createResolver(
+    config.dnsServers.map((s) => (s.host.includes(":") ? `[${s.host}]:${s.port}` : `${s.host}:${s.port}`)),
+    5000,
+  );
+  return {
+    async deliver(req) {
+      const result = await deliverToDomain(req.domain, { from: req.from, to: req.to }, req.raw, {
+        relay: config.relay,
+        resolver,
+        deliveryPort: config.deliveryPort,
+        heloName: config.hostname,
+        requireVerifiedCert: false,
+        timeoutMs: config.deliveryTimeoutSeconds * 1000,
+        logger,
+        ...(ca === undefined ? {} : { ca }),
+      });
+      return result.outcome;
+    },
+  };
+}
+
+export async function createSealpost(config: Config, opts: SealpostOptions = {}): Promise<Sealpost> {
+  const clock = opts.clock ?? systemClock;
+  const logger = opts.logger ?? createLogger({ level: config.logLevel });
+  const master = loadMasterKey({
+    ...(config.masterKey === undefined ? {} : { value: config.masterKey }),
+    ...(config.masterKeyFile === undefined ? {} : { file: config.masterKeyFile }),
+    dataDir: config.dataDir,
+  });
+  const db = openDb(config.database, config.dataDir);
+  try {
+    await migrate(db);
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
+  const keyring = new Keyring({ db, wrapper: localKeyWrapper(master), clock });
+  const org = await ensureOrg(db, keyring, clock, "default");
+  const bootstrapCreated =
+    config.bootstrapKey === undefined ? false : await ensureBootstrapKey(db, clock, org.id, config.bootstrapKey);
+
+  const deliverer = opts.deliverer ?? smtpDeliverer(config, logger, opts.deliveryCa);
+  const worker = new Worker({
+    db,
+    keyring,
+    clock,
+    logger,
+    deliverer,
+    concurrency: config.workerConcurrency,
+    ...(opts.leaseMs === undefined ? {} : { leaseMs: opts.leaseMs }),
+    ...(opts.pollMs === undefined ? {} : { pollMs: opts.pollMs }),
+  });
+  const metrics = createMetrics(db, clock);
+  const committer = new GroupCommitter<SubmissionRows>(async (items) => {
+    await insertSubmissions(db, items);
+    for (const i of items) metrics.accepted.inc({ mode: i.message.mode });
+  });
+  const submit: SubmitDeps = {
+    db,
+    keyring,
+    clock,
+    committer,
+    limits: DEFAULT_LIMITS,
+    maxDeliveryMs: config.maxDeliveryHours * 3_600_000,
+    notify: () => worker.notify(),
+  };
+  let ready = false;
+  const https =
+    config.tlsCert === undefined || config.tlsKey === undefined
+      ? null
+      : { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) };
+  const api = await buildApi({
+    https,
+    db,
+    keyring,
+    clock,
+    logger,
+    submit,
+    bodyLimit: config.maxMessageBytes,
+    ready: () => ready,
+    metrics: () => metrics.render(),
+  });
+  let workerStarted = false;
+  return {
+    config,
+    db,
+    keyring,
+    logger,
+    clock,
+    submit,
+    api,
+    worker,
+    defaultOrgId: org.id,
+    bootstrapCreated,
+    masterKeySource: master.source,
+    async listen() {
+      const address = await api.listen({ host: config.httpHost, port: config.httpPort });
+      ready = true;
+      return address;
+    },
+    startWorker() {
+      workerStarted = true;
+      worker.start();
+      ready = true;
+    },
+    async close() {
+      ready = false;
+      await api.close();
+      if (workerStarted) await worker.stop();
+      await committer.flushed();
+      await db.close();
+    },
+  };
+}
+
+export function dataPath(config: Config, name: string): string {
+  return join(config.dataDir, name);
+}

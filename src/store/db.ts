@@ -1,0 +1,47 @@
+import { join } from "node:path";
+import { Kysely, PostgresDialect, SqliteDialect } from "kysely";
+import pg from "pg";
+import type { DatabaseTarget } from "../config/schema.ts";
+import type { Database } from "./schema.ts";
+import { openSqlite } from "./sqlite.ts";
+
+export type Dialect = "sqlite" | "postgres";
+
+export interface Db {
+  readonly kysely: Kysely<Database>;
+  readonly dialect: Dialect;
+  /** Where the data lives, without credentials, for start-up messages. */
+  readonly description: string;
+  close(): Promise<void>;
+}
+
+const INT8_OID = 20;
+
+/** int8 columns hold epoch milliseconds and counters, all well inside 2^53. */
+const pgTypes = {
+  getTypeParser: ((oid: number, format?: "text" | "binary") =>
+    oid === INT8_OID ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+};
+
+export function openDb(target: DatabaseTarget, dataDir: string, opts: { poolSize?: number } = {}): Db {
+  if (target.kind === "postgres") {
+    const pool = new pg.Pool({ connectionString: target.url, max: opts.poolSize ?? 10, types: pgTypes });
+    const url = new URL(target.url);
+    const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    return {
+      kysely,
+      dialect: "postgres",
+      description: `postgres://${url.host}${url.pathname}`,
+      close: () => kysely.destroy(),
+    };
+  }
+  const path = target.path ?? join(dataDir, "sealpost.db");
+  const { database } = openSqlite(path);
+  const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+  return { kysely, dialect: "sqlite", description: `sqlite:${path}`, close: () => kysely.destroy() };
+}
+
+/** Blob columns come back as Uint8Array (SQLite) or Buffer (pg); callers want Buffer. */
+export function toBuffer(value: Uint8Array): Buffer {
+  return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+}

@@ -1,0 +1,71 @@
+/**
+ * Group commit: callers hand over units of work and get a promise that settles when
+ * their unit is durably committed. Units arriving while a commit is in progress are
+ * written together in the next transaction, so the cost of the sync to disk is shared
+ * and durability does not cap throughput. If a combined transaction fails, each unit
+ * is retried alone so one bad unit cannot fail its neighbours.
+ */
+interface Pending<T> {
+  item: T;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+export class GroupCommitter<T> {
+  readonly #write: (items: readonly T[]) => Promise<void>;
+  readonly #maxBatch: number;
+  #pending: Pending<T>[] = [];
+  #running = false;
+  #idle: Promise<void> = Promise.resolve();
+
+  constructor(write: (items: readonly T[]) => Promise<void>, maxBatch = 256) {
+    this.#write = write;
+    this.#maxBatch = maxBatch;
+  }
+
+  submit(item: T): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#pending.push({ item, resolve, reject });
+      if (!this.#running) {
+        this.#running = true;
+        this.#idle = new Promise<void>((done) => setImmediate(() => this.#drain().finally(done)));
+      }
+    });
+  }
+
+  /** Resolves once everything submitted so far has settled. */
+  flushed(): Promise<void> {
+    return this.#idle;
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#pending.length > 0) {
+      const batch = this.#pending.splice(0, this.#maxBatch);
+      try {
+        await this.#write(batch.map((p) => p.item));
+        for (const p of batch) p.resolve();
+      } catch (err) {
+        if (batch.length === 1) {
+          batch[0]?.reject(err);
+          continue;
+        }
+        for (const p of batch) {
+          try {
+            await this.#write([p.item]);
+            p.resolve();
+          } catch (single) {
+            p.reject(single);
+          }
+        }
+      }
+    }
+    this.#running = false;
+  }
+}
+
+/** Splits rows so one INSERT stays under both databases' parameter limits. */
+export function chunks<T>(rows: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < rows.length; i += size) out.push(rows.slice(i, i + size));
+  return out;
+}

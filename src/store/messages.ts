@@ -1,0 +1,168 @@
+import type { Transaction } from "kysely";
+import type { Db } from "./db.ts";
+import { chunks } from "./group-commit.ts";
+import type {
+  AttachmentsTable,
+  Database,
+  DeliveriesTable,
+  DeliveryStatus,
+  EventsTable,
+  MessagesTable,
+} from "./schema.ts";
+
+/** One accepted message with everything written for it in the same transaction. */
+export interface SubmissionRows {
+  message: MessagesTable;
+  attachments: AttachmentsTable[];
+  deliveries: DeliveriesTable[];
+  events: EventsTable[];
+}
+
+const ROWS_PER_INSERT = 400;
+
+async function insertChunked<T extends keyof Database>(
+  trx: Transaction<Database>,
+  table: T,
+  rows: readonly Database[T][],
+): Promise<void> {
+  for (const part of chunks(rows, ROWS_PER_INSERT)) {
+    // biome-ignore lint/suspicious/noExplicitAny: Kysely cannot narrow a generic table name.
+    await trx.insertInto(table).values(part as any).execute();
+  }
+}
+
+/** Writes a batch of submissions in one transaction (used through a GroupCommitter). */
+export async function insertSubmissions(db: Db, items: readonly SubmissionRows[]): Promise<void> {
+  await db.kysely.transaction().execute(async (trx) => {
+    await insertChunked(
+      trx,
+      "messages",
+      items.map((i) => i.message),
+    );
+    await insertChunked(
+      trx,
+      "attachments",
+      items.flatMap((i) => i.attachments),
+    );
+    await insertChunked(
+      trx,
+      "deliveries",
+      items.flatMap((i) => i.deliveries),
+    );
+    await insertChunked(
+      trx,
+      "events",
+      items.flatMap((i) => i.events),
+    );
+  });
+}
+
+export async function findByIdempotency(
+  db: Db,
+  orgId: string,
+  idempotencyHash: string,
+): Promise<MessagesTable | undefined> {
+  return db.kysely
+    .selectFrom("messages")
+    .selectAll()
+    .where("org_id", "=", orgId)
+    .where("idempotency_hash", "=", idempotencyHash)
+    .executeTakeFirst();
+}
+
+export async function findMessage(db: Db, orgId: string, id: string): Promise<MessagesTable | undefined> {
+  return db.kysely
+    .selectFrom("messages")
+    .selectAll()
+    .where("org_id", "=", orgId)
+    .where("id", "=", id)
+    .executeTakeFirst();
+}
+
+export async function findMessagesByIds(db: Db, ids: readonly string[]): Promise<MessagesTable[]> {
+  if (ids.length === 0) return [];
+  return db.kysely.selectFrom("messages").selectAll().where("id", "in", [...ids]).execute();
+}
+
+export async function attachmentsOf(db: Db, messageId: string): Promise<AttachmentsTable[]> {
+  return db.kysely
+    .selectFrom("attachments")
+    .selectAll()
+    .where("message_id", "=", messageId)
+    .orderBy("idx")
+    .execute();
+}
+
+export async function deliveriesOf(db: Db, orgId: string, messageIds: readonly string[]): Promise<DeliveriesTable[]> {
+  if (messageIds.length === 0) return [];
+  return db.kysely
+    .selectFrom("deliveries")
+    .selectAll()
+    .where("org_id", "=", orgId)
+    .where("message_id", "in", [...messageIds])
+    .orderBy("id")
+    .execute();
+}
+
+export async function eventsOf(db: Db, orgId: string, messageId: string): Promise<EventsTable[]> {
+  return db.kysely
+    .selectFrom("events")
+    .selectAll()
+    .where("org_id", "=", orgId)
+    .where("message_id", "=", messageId)
+    .orderBy("id")
+    .execute();
+}
+
+export interface MessageFilter {
+  orgId: string;
+  status?: DeliveryStatus;
+  recipientBidx?: string;
+  tag?: string;
+  from?: number;
+  to?: number;
+  /** Return messages with an id below this one (newest first). */
+  before?: string;
+  limit: number;
+}
+
+export async function listMessages(db: Db, f: MessageFilter): Promise<MessagesTable[]> {
+  let q = db.kysely.selectFrom("messages").selectAll().where("org_id", "=", f.orgId);
+  if (f.before !== undefined) q = q.where("id", "<", f.before);
+  if (f.from !== undefined) q = q.where("created_at", ">=", f.from);
+  if (f.to !== undefined) q = q.where("created_at", "<", f.to);
+  if (f.tag !== undefined) q = q.where("tags", "like", `%${JSON.stringify(f.tag).replace(/[%_\\]/g, "\\$&")}%`);
+  if (f.status !== undefined || f.recipientBidx !== undefined) {
+    const { status, recipientBidx } = f;
+    q = q.where("id", "in", (eb) => {
+      let sub = eb.selectFrom("deliveries").select("message_id").where("org_id", "=", f.orgId);
+      if (status !== undefined) sub = sub.where("status", "=", status);
+      if (recipientBidx !== undefined) sub = sub.where("recipient_bidx", "=", recipientBidx);
+      return sub;
+    });
+  }
+  return q.orderBy("id", "desc").limit(f.limit).execute();
+}
+
+/** Cancels the deliveries of a message that have not started; returns their ids. */
+export async function cancelPending(
+  db: Db,
+  orgId: string,
+  messageId: string,
+  now: number,
+  events: (deliveryId: string) => EventsTable,
+): Promise<string[]> {
+  return db.kysely.transaction().execute(async (trx) => {
+    const rows = await trx
+      .updateTable("deliveries")
+      .set({ status: "cancelled", due_at: null, lease_owner: null, updated_at: now, last_reason: "cancelled" })
+      .where("org_id", "=", orgId)
+      .where("message_id", "=", messageId)
+      .where("status", "in", ["queued", "deferred"])
+      .returning("id")
+      .execute();
+    const ids = rows.map((r) => r.id);
+    if (ids.length > 0) await insertChunked(trx, "events", ids.map(events));
+    return ids;
+  });
+}

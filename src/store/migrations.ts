@@ -1,0 +1,162 @@
+import { type Kysely, type Migration, Migrator, sql } from "kysely";
+import type { Db, Dialect } from "./db.ts";
+
+/**
+ * Schema migrations, in order. Never edit a released migration: add a new one.
+ * Written with Kysely's schema builder so the same list runs on SQLite and PostgreSQL;
+ * only the binary column type differs.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: migrations run before the typed schema exists.
+type AnyDb = Kysely<any>;
+
+function blob(dialect: Dialect): "bytea" | "blob" {
+  return dialect === "postgres" ? "bytea" : "blob";
+}
+
+function initial(dialect: Dialect): Migration {
+  const bin = blob(dialect);
+  return {
+    async up(db: AnyDb) {
+      await db.schema
+        .createTable("orgs")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("name", "text", (c) => c.notNull().unique())
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable("org_keys")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("org_id", "text", (c) => c.notNull().references("orgs.id"))
+        .addColumn("purpose", "text", (c) => c.notNull())
+        .addColumn("wrapped", bin, (c) => c.notNull())
+        .addColumn("master_key_id", "text", (c) => c.notNull())
+        .addColumn("active", "integer", (c) => c.notNull())
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex("org_keys_org").on("org_keys").columns(["org_id", "purpose"]).execute();
+      await db.schema
+        .createTable("api_keys")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("org_id", "text", (c) => c.notNull().references("orgs.id"))
+        .addColumn("name", "text", (c) => c.notNull())
+        .addColumn("secret_hash", "text", (c) => c.notNull().unique())
+        .addColumn("scopes", "text", (c) => c.notNull())
+        .addColumn("mode", "text", (c) => c.notNull())
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .addColumn("expires_at", "bigint")
+        .addColumn("revoked_at", "bigint")
+        .execute();
+      await db.schema
+        .createTable("messages")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("org_id", "text", (c) => c.notNull().references("orgs.id"))
+        .addColumn("mode", "text", (c) => c.notNull())
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .addColumn("api_key_id", "text")
+        .addColumn("from_domain", "text", (c) => c.notNull())
+        .addColumn("encryption", "text", (c) => c.notNull())
+        .addColumn("allow_non_tls", "integer", (c) => c.notNull())
+        .addColumn("tags", "text", (c) => c.notNull())
+        .addColumn("recipient_count", "integer", (c) => c.notNull())
+        .addColumn("attachment_count", "integer", (c) => c.notNull())
+        .addColumn("size_bytes", "bigint", (c) => c.notNull())
+        .addColumn("content", bin)
+        .addColumn("data_key", bin)
+        .addColumn("data_key_id", "text", (c) => c.notNull())
+        .addColumn("idempotency_hash", "text")
+        .addColumn("request_hash", "text")
+        .execute();
+      await db.schema
+        .createIndex("messages_idempotency")
+        .on("messages")
+        .columns(["org_id", "idempotency_hash"])
+        .unique()
+        .where("idempotency_hash", "is not", null)
+        .execute();
+      await db.schema.createIndex("messages_org_id").on("messages").columns(["org_id", "id"]).execute();
+      await db.schema
+        .createTable("attachments")
+        .addColumn("message_id", "text", (c) => c.notNull().references("messages.id"))
+        .addColumn("idx", "integer", (c) => c.notNull())
+        .addColumn("content", bin, (c) => c.notNull())
+        .addPrimaryKeyConstraint("attachments_pk", ["message_id", "idx"])
+        .execute();
+      await db.schema
+        .createTable("deliveries")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("message_id", "text", (c) => c.notNull().references("messages.id"))
+        .addColumn("org_id", "text", (c) => c.notNull())
+        .addColumn("kind", "text", (c) => c.notNull())
+        .addColumn("recipient", bin, (c) => c.notNull())
+        .addColumn("recipient_bidx", "text", (c) => c.notNull())
+        .addColumn("domain_bidx", "text", (c) => c.notNull())
+        .addColumn("status", "text", (c) => c.notNull())
+        .addColumn("due_at", "bigint")
+        .addColumn("lease_owner", "text")
+        .addColumn("attempts", "integer", (c) => c.notNull())
+        .addColumn("expires_at", "bigint", (c) => c.notNull())
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .addColumn("updated_at", "bigint", (c) => c.notNull())
+        .addColumn("last_reason", "text")
+        .addColumn("evidence", "text")
+        .execute();
+      // The queue: only rows still owed work are in this index, so a large finished
+      // history does not slow the claim.
+      await db.schema
+        .createIndex("deliveries_due")
+        .on("deliveries")
+        .column("due_at")
+        .where("due_at", "is not", null)
+        .execute();
+      await db.schema.createIndex("deliveries_message").on("deliveries").column("message_id").execute();
+      await db.schema
+        .createIndex("deliveries_recipient")
+        .on("deliveries")
+        .columns(["org_id", "recipient_bidx"])
+        .execute();
+      await db.schema
+        .createTable("events")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("org_id", "text", (c) => c.notNull())
+        .addColumn("message_id", "text", (c) => c.notNull())
+        .addColumn("delivery_id", "text")
+        .addColumn("type", "text", (c) => c.notNull())
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .addColumn("details", "text", (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex("events_message").on("events").columns(["message_id", "id"]).execute();
+      await db.schema
+        .createTable("sandbox_messages")
+        .addColumn("delivery_id", "text", (c) => c.primaryKey())
+        .addColumn("org_id", "text", (c) => c.notNull())
+        .addColumn("message_id", "text", (c) => c.notNull())
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .addColumn("raw", bin, (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex("sandbox_org")
+        .on("sandbox_messages")
+        .columns(["org_id", "delivery_id"])
+        .execute();
+    },
+  };
+}
+
+function migrations(dialect: Dialect): Record<string, Migration> {
+  return { "0001_initial": initial(dialect) };
+}
+
+export async function migrate(db: Db): Promise<{ applied: string[] }> {
+  const migrator = new Migrator({
+    db: db.kysely,
+    provider: { getMigrations: async () => migrations(db.dialect) },
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error !== undefined) throw new Error("database migration failed", { cause: error });
+  return { applied: (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName) };
+}
+
+/** Used by readiness checks. */
+export async function ping(db: Db): Promise<void> {
+  await sql`select 1`.execute(db.kysely);
+}

@@ -1,0 +1,134 @@
+import type { Db } from "./db.ts";
+import { chunks } from "./group-commit.ts";
+import type { DeliveriesTable, DeliveryStatus, EventsTable, SandboxTable } from "./schema.ts";
+
+/**
+ * The delivery queue is the deliveries table itself: a row is owed work while `due_at`
+ * is set. A claim moves due rows to `sending`, stamps the worker as lease owner and
+ * pushes `due_at` to the lease expiry; a worker that dies simply stops renewing, and the
+ * rows become due again. Completions are fenced on (lease owner, attempt number), so a
+ * worker whose lease was taken over cannot overwrite the new owner's result.
+ * See docs/adr/0002-queue-claim.md.
+ */
+
+export async function claimDue(
+  db: Db,
+  workerId: string,
+  now: number,
+  leaseMs: number,
+  limit: number,
+): Promise<DeliveriesTable[]> {
+  const due = db.kysely
+    .selectFrom("deliveries")
+    .select("id")
+    .where("due_at", "is not", null)
+    .where("due_at", "<=", now)
+    .orderBy("due_at")
+    .limit(limit);
+  return db.kysely
+    .updateTable("deliveries")
+    .set((eb) => ({
+      status: "sending",
+      lease_owner: workerId,
+      due_at: now + leaseMs,
+      attempts: eb("attempts", "+", 1),
+      updated_at: now,
+    }))
+    .where("id", "in", db.dialect === "postgres" ? due.forUpdate().skipLocked() : due)
+    .returningAll()
+    .execute();
+}
+
+/** Extends the leases of everything this worker still holds. */
+export async function renewLeases(db: Db, workerId: string, now: number, leaseMs: number): Promise<number> {
+  const res = await db.kysely
+    .updateTable("deliveries")
+    .set({ due_at: now + leaseMs })
+    .where("lease_owner", "=", workerId)
+    .where("status", "=", "sending")
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows);
+}
+
+export interface Completion {
+  id: string;
+  workerId: string;
+  attempt: number;
+  status: DeliveryStatus;
+  dueAt: number | null;
+  now: number;
+  reason: string | null;
+  evidence: string | null;
+  events: EventsTable[];
+  sandbox: SandboxTable | null;
+}
+
+/**
+ * Records the results of attempts in one transaction. Returns the ids whose lease had
+ * been lost (their results were discarded).
+ */
+export async function completeAttempts(db: Db, items: readonly Completion[]): Promise<void> {
+  await db.kysely.transaction().execute(async (trx) => {
+    const events: EventsTable[] = [];
+    const sandbox: SandboxTable[] = [];
+    for (const c of items) {
+      const res = await trx
+        .updateTable("deliveries")
+        .set({
+          status: c.status,
+          due_at: c.dueAt,
+          lease_owner: null,
+          updated_at: c.now,
+          last_reason: c.reason,
+          evidence: c.evidence,
+        })
+        .where("id", "=", c.id)
+        .where("lease_owner", "=", c.workerId)
+        .where("attempts", "=", c.attempt)
+        .executeTakeFirst();
+      if (Number(res.numUpdatedRows) === 0) continue;
+      events.push(...c.events);
+      if (c.sandbox !== null) sandbox.push(c.sandbox);
+    }
+    for (const part of chunks(events, 400)) await trx.insertInto("events").values(part).execute();
+    for (const part of chunks(sandbox, 100)) await trx.insertInto("sandbox_messages").values(part).execute();
+  });
+}
+
+export async function queueDepth(db: Db, now: number): Promise<{ due: number; scheduled: number }> {
+  const row = await db.kysely
+    .selectFrom("deliveries")
+    .select((eb) => [
+      eb.fn.countAll<number>().as("total"),
+      eb.fn.sum<number>(eb.case().when("due_at", "<=", now).then(1).else(0).end()).as("due"),
+    ])
+    .where("due_at", "is not", null)
+    .executeTakeFirstOrThrow();
+  const total = Number(row.total);
+  const due = Number(row.due ?? 0);
+  return { due, scheduled: total - due };
+}
+
+export async function listSandbox(
+  db: Db,
+  orgId: string,
+  before: string | undefined,
+  limit: number,
+): Promise<SandboxTable[]> {
+  let q = db.kysely.selectFrom("sandbox_messages").selectAll().where("org_id", "=", orgId);
+  if (before !== undefined) q = q.where("delivery_id", "<", before);
+  return q.orderBy("delivery_id", "desc").limit(limit).execute();
+}
+
+export async function findSandbox(db: Db, orgId: string, deliveryId: string): Promise<SandboxTable | undefined> {
+  return db.kysely
+    .selectFrom("sandbox_messages")
+    .selectAll()
+    .where("org_id", "=", orgId)
+    .where("delivery_id", "=", deliveryId)
+    .executeTakeFirst();
+}
+
+export async function findDelivery(db: Db, id: string): Promise<DeliveriesTable | undefined> {
+  return db.kysely.selectFrom("deliveries").selectAll().where("id", "=", id).executeTakeFirst();
+}

@@ -1,0 +1,113 @@
+/**
+ * Table shapes, shared by SQLite and PostgreSQL. Times are epoch milliseconds (bigint
+ * columns, read back as numbers). Binary columns hold AES-256-GCM ciphertext; no column
+ * holds an address, subject or body in clear. See docs/adr/0001-storage-engine.md.
+ */
+export interface OrgsTable {
+  id: string;
+  name: string;
+  created_at: number;
+}
+
+export interface OrgKeysTable {
+  id: string;
+  org_id: string;
+  /** `data` wraps message data keys; `index` is the blind-index HMAC key. */
+  purpose: "data" | "index";
+  wrapped: Uint8Array;
+  master_key_id: string;
+  active: number;
+  created_at: number;
+}
+
+export interface ApiKeysTable {
+  id: string;
+  org_id: string;
+  name: string;
+  /** SHA-256 of the whole secret token, hex. */
+  secret_hash: string;
+  scopes: string;
+  mode: "live" | "test";
+  created_at: number;
+  expires_at: number | null;
+  revoked_at: number | null;
+}
+
+export interface MessagesTable {
+  id: string;
+  org_id: string;
+  mode: "live" | "test";
+  created_at: number;
+  api_key_id: string | null;
+  /** Domain of the From address, in clear: it is the sender's own domain. */
+  from_domain: string;
+  encryption: string;
+  allow_non_tls: number;
+  tags: string;
+  recipient_count: number;
+  attachment_count: number;
+  size_bytes: number;
+  /** Sealed JSON of the content; the data key is wrapped by the org data key. */
+  content: Uint8Array | null;
+  data_key: Uint8Array | null;
+  data_key_id: string;
+  idempotency_hash: string | null;
+  request_hash: string | null;
+}
+
+export interface AttachmentsTable {
+  message_id: string;
+  idx: number;
+  content: Uint8Array;
+}
+
+export type DeliveryStatus = "queued" | "sending" | "deferred" | "delivered" | "failed" | "cancelled";
+
+export interface DeliveriesTable {
+  id: string;
+  message_id: string;
+  org_id: string;
+  kind: "to" | "cc" | "bcc";
+  recipient: Uint8Array;
+  recipient_bidx: string;
+  domain_bidx: string;
+  status: DeliveryStatus;
+  /** When the row is next due for a worker (queued/deferred: the attempt time; sending: the lease expiry). Null when final. */
+  due_at: number | null;
+  lease_owner: string | null;
+  attempts: number;
+  expires_at: number;
+  created_at: number;
+  updated_at: number;
+  last_reason: string | null;
+  evidence: string | null;
+}
+
+export interface EventsTable {
+  id: string;
+  org_id: string;
+  message_id: string;
+  delivery_id: string | null;
+  type: string;
+  created_at: number;
+  details: string;
+}
+
+export interface SandboxTable {
+  delivery_id: string;
+  org_id: string;
+  message_id: string;
+  created_at: number;
+  raw: Uint8Array;
+}
+
+export interface Database {
+  orgs: OrgsTable;
+  org_keys: OrgKeysTable;
+  api_keys: ApiKeysTable;
+  messages: MessagesTable;
+  attachments: AttachmentsTable;
+  deliveries: DeliveriesTable;
+  events: EventsTable;
+  sandbox_messages: SandboxTable;
+}

@@ -1,0 +1,55 @@
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
+import type { SqliteDatabase, SqliteStatement } from "kysely";
+
+/**
+ * Adapts Node's built-in `node:sqlite` to the better-sqlite3 shape Kysely's SqliteDialect
+ * expects. node:sqlite needs no native build, so `npm install` works on any machine.
+ *
+ * Durability: WAL with synchronous=FULL, so a committed transaction is on disk before
+ * the commit returns (an acknowledged write survives power loss).
+ */
+const CACHE_LIMIT = 256;
+
+function toParam(value: unknown): SQLInputValue {
+  if (value === undefined) return null;
+  if (typeof value === "boolean") return value ? 1 : 0;
+  return value as SQLInputValue;
+}
+
+function adapt(stmt: StatementSync): SqliteStatement {
+  const reader = stmt.columns().length > 0;
+  return {
+    reader,
+    all: (params) => stmt.all(...params.map(toParam)),
+    run: (params) => stmt.run(...params.map(toParam)),
+    iterate: (params) => stmt.iterate(...params.map(toParam)),
+  };
+}
+
+export function openSqlite(path: string): { database: SqliteDatabase; raw: DatabaseSync } {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const raw = new DatabaseSync(path);
+  raw.exec("PRAGMA journal_mode = WAL");
+  raw.exec("PRAGMA synchronous = FULL");
+  raw.exec("PRAGMA busy_timeout = 10000");
+  raw.exec("PRAGMA foreign_keys = ON");
+  const cache = new Map<string, SqliteStatement>();
+  const database: SqliteDatabase = {
+    close: () => raw.close(),
+    prepare: (sql) => {
+      let stmt = cache.get(sql);
+      if (stmt === undefined) {
+        stmt = adapt(raw.prepare(sql));
+        if (cache.size >= CACHE_LIMIT) {
+          const first = cache.keys().next();
+          if (!first.done) cache.delete(first.value);
+        }
+        cache.set(sql, stmt);
+      }
+      return stmt;
+    },
+  };
+  return { database, raw };
+}

@@ -1,0 +1,105 @@
+import { open } from "../crypto/aead.ts";
+import type { Keyring } from "../core/keyring.ts";
+import type { StoredContent } from "../core/message.ts";
+import { renderMime } from "../core/mime.ts";
+import { attachmentAad, openContent, recipientAad } from "../core/submit.ts";
+import { type Db, toBuffer } from "../store/db.ts";
+import { attachmentsOf, findMessagesByIds } from "../store/messages.ts";
+import type { DeliveriesTable, MessagesTable } from "../store/schema.ts";
+
+/**
+ * Worker step "prepare": decrypts a message and renders its MIME once, shared by all of
+ * its recipients through a small cache (messages are claimed together with their
+ * siblings most of the time).
+ */
+export interface PreparedMessage {
+  id: string;
+  orgId: string;
+  mode: "live" | "test";
+  createdAt: number;
+  dek: Buffer;
+  content: StoredContent | null;
+  raw: Buffer | null;
+}
+
+export class MessageCache {
+  readonly #db: Db;
+  readonly #keyring: Keyring;
+  readonly #limit: number;
+  readonly #maxBytes: number;
+  readonly #cache = new Map<string, Promise<PreparedMessage>>();
+  readonly #sizes = new Map<string, number>();
+  #bytes = 0;
+
+  constructor(deps: { db: Db; keyring: Keyring; limit?: number; maxBytes?: number }) {
+    this.#db = deps.db;
+    this.#keyring = deps.keyring;
+    this.#limit = deps.limit ?? 512;
+    this.#maxBytes = deps.maxBytes ?? 64 * 1024 * 1024;
+  }
+
+  /** Loads many messages in one query before their deliveries are processed. */
+  async preload(messageIds: readonly string[]): Promise<void> {
+    const missing = [...new Set(messageIds)].filter((id) => !this.#cache.has(id));
+    if (missing.length === 0) return;
+    const rows = await findMessagesByIds(this.#db, missing);
+    for (const row of rows) this.#remember(row.id, this.#prepare(row));
+  }
+
+  get(messageId: string): Promise<PreparedMessage> {
+    const hit = this.#cache.get(messageId);
+    if (hit !== undefined) return hit;
+    const p = findMessagesByIds(this.#db, [messageId]).then((rows) => {
+      const row = rows[0];
+      if (row === undefined) throw new Error("message row missing");
+      return this.#prepare(row);
+    });
+    this.#remember(messageId, p);
+    return p;
+  }
+
+  #remember(id: string, p: Promise<PreparedMessage>): void {
+    this.#cache.set(id, p);
+    p.then(
+      (m) => {
+        if (this.#cache.get(id) !== p) return;
+        const size = m.raw?.length ?? 0;
+        this.#sizes.set(id, size);
+        this.#bytes += size;
+        this.#evict();
+      },
+      () => this.#forget(id),
+    );
+    this.#evict();
+  }
+
+  #forget(id: string): void {
+    this.#cache.delete(id);
+    this.#bytes -= this.#sizes.get(id) ?? 0;
+    this.#sizes.delete(id);
+  }
+
+  /** Bounded by entries and by bytes, oldest first: a 25 MB message does not pin memory. */
+  #evict(): void {
+    while (this.#cache.size > this.#limit || (this.#bytes > this.#maxBytes && this.#cache.size > 1)) {
+      const first = this.#cache.keys().next();
+      if (first.done) break;
+      this.#forget(first.value);
+    }
+  }
+
+  async #prepare(row: MessagesTable): Promise<PreparedMessage> {
+    if (row.data_key === null || row.content === null)
+      return { id: row.id, orgId: row.org_id, mode: row.mode, createdAt: row.created_at, dek: Buffer.alloc(0), content: null, raw: null };
+    const dek = await this.#keyring.openMessageKey(row.org_id, row.id, row.data_key, row.data_key_id);
+    const content = openContent(dek, row.id, row.content);
+    const atts = row.attachment_count === 0 ? [] : await attachmentsOf(this.#db, row.id);
+    const attachments = atts.map((a) => open(dek, toBuffer(a.content), attachmentAad(row.id, a.idx)));
+    const raw = await renderMime({ messageId: row.id, createdAt: row.created_at, content, attachments });
+    return { id: row.id, orgId: row.org_id, mode: row.mode, createdAt: row.created_at, dek, content, raw };
+  }
+}
+
+export function openRecipient(dek: Buffer, delivery: DeliveriesTable): string {
+  return open(dek, toBuffer(delivery.recipient), recipientAad(delivery.id)).toString("utf8");
+}

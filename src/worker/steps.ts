@@ -1,0 +1,160 @@
+import { seal } from "../crypto/aead.ts";
+import { addressDomain } from "../crypto/blind-index.ts";
+import { newId } from "../core/ids.ts";
+import type { AttemptOutcome, TlsEvidence } from "../delivery/outcome.ts";
+import type { Completion } from "../store/queue.ts";
+import type { DeliveriesTable, EventsTable } from "../store/schema.ts";
+import { retryDelay } from "./backoff.ts";
+import type { PreparedMessage } from "./prepare.ts";
+
+/**
+ * The worker's named steps after claim and prepare: route (sandbox or SMTP), deliver,
+ * and record. Each returns values; only `record` turns them into rows.
+ */
+export interface DeliveryRequest {
+  domain: string;
+  from: string;
+  to: string;
+  raw: Buffer;
+}
+
+export interface Deliverer {
+  deliver(req: DeliveryRequest): Promise<AttemptOutcome>;
+}
+
+export type Route = { kind: "sandbox" } | { kind: "smtp"; domain: string };
+
+export function chooseRoute(message: PreparedMessage, recipient: string): Route {
+  if (message.mode === "test") return { kind: "sandbox" };
+  return { kind: "smtp", domain: addressDomain(recipient) };
+}
+
+export function sandboxAad(deliveryId: string): string {
+  return `sandbox:${deliveryId}`;
+}
+
+/** Evidence in the shape the API shows; built from the outcome by allow-list. */
+export function evidenceJson(e: TlsEvidence | null, outcome: AttemptOutcome | null, extra: object = {}): string {
+  return JSON.stringify({
+    ...(e === null
+      ? {}
+      : {
+          mx_host: e.host,
+          ip: e.ip,
+          port: e.port,
+          tls_version: e.tlsVersion,
+          cipher: e.cipher,
+          cert_verified: e.certVerified,
+          cert_error: e.certError,
+        }),
+    ...(outcome?.reply == null
+      ? {}
+      : { reply_code: outcome.reply.code, enhanced_code: outcome.reply.enhanced, reply: outcome.reply.text }),
+    ...extra,
+  });
+}
+
+interface RecordInput {
+  delivery: DeliveriesTable;
+  workerId: string;
+  now: number;
+  random?: () => number;
+}
+
+function event(d: DeliveriesTable, now: number, type: string, details: string): EventsTable {
+  return {
+    id: newId("evt", now),
+    org_id: d.org_id,
+    message_id: d.message_id,
+    delivery_id: d.id,
+    type,
+    created_at: now,
+    details,
+  };
+}
+
+function base(input: RecordInput): Pick<Completion, "id" | "workerId" | "attempt" | "now" | "sandbox"> {
+  return {
+    id: input.delivery.id,
+    workerId: input.workerId,
+    attempt: input.delivery.attempts,
+    now: input.now,
+    sandbox: null,
+  };
+}
+
+export function recordSandbox(input: RecordInput, message: PreparedMessage): Completion {
+  const d = input.delivery;
+  const evidence = JSON.stringify({ sandbox: true });
+  return {
+    ...base(input),
+    status: "delivered",
+    dueAt: null,
+    reason: null,
+    evidence,
+    events: [event(d, input.now, "sent", evidence), event(d, input.now, "delivered", evidence)],
+    sandbox: {
+      delivery_id: d.id,
+      org_id: d.org_id,
+      message_id: d.message_id,
+      created_at: input.now,
+      raw: seal(message.dek, message.raw ?? Buffer.alloc(0), sandboxAad(d.id)),
+    },
+  };
+}
+
+export function recordOutcome(input: RecordInput, outcome: AttemptOutcome): Completion {
+  const d = input.delivery;
+  const now = input.now;
+  if (outcome.kind === "sent") {
+    const evidence = evidenceJson(outcome.evidence, outcome);
+    return {
+      ...base(input),
+      status: "delivered",
+      dueAt: null,
+      reason: null,
+      evidence,
+      events: [event(d, now, "sent", evidence), event(d, now, "delivered", evidence)],
+    };
+  }
+  const retryAt = now + retryDelay(d.attempts, input.random);
+  if (outcome.kind === "soft_fail" && retryAt < d.expires_at) {
+    const evidence = evidenceJson(outcome.evidence, outcome, {
+      reason: outcome.reason,
+      retry_at: new Date(retryAt).toISOString(),
+    });
+    return {
+      ...base(input),
+      status: "deferred",
+      dueAt: retryAt,
+      reason: outcome.reason,
+      evidence,
+      events: [event(d, now, "deferred", evidence)],
+    };
+  }
+  const evidence = evidenceJson(outcome.evidence, outcome, {
+    reason: outcome.reason,
+    ...(outcome.kind === "soft_fail" ? { gave_up: true } : {}),
+  });
+  return {
+    ...base(input),
+    status: "failed",
+    dueAt: null,
+    reason: outcome.reason,
+    evidence,
+    events: [event(d, now, "failed", evidence)],
+  };
+}
+
+/** A message whose content was destroyed (crypto-shredded) can no longer be delivered. */
+export function recordUnavailable(input: RecordInput): Completion {
+  const evidence = JSON.stringify({ reason: "content_unavailable" });
+  return {
+    ...base(input),
+    status: "failed",
+    dueAt: null,
+    reason: "content_unavailable",
+    evidence,
+    events: [event(input.delivery, input.now, "failed", evidence)],
+  };
+}

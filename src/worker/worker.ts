@@ -1,0 +1,151 @@
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
+import type { Clock } from "../core/clock.ts";
+import type { Keyring } from "../core/keyring.ts";
+import type { Logger } from "../logging/logger.ts";
+import type { Db } from "../store/db.ts";
+import { GroupCommitter } from "../store/group-commit.ts";
+import { type Completion, claimDue, completeAttempts, renewLeases } from "../store/queue.ts";
+import type { DeliveriesTable } from "../store/schema.ts";
+import { MessageCache, openRecipient } from "./prepare.ts";
+import { chooseRoute, type Deliverer, recordOutcome, recordSandbox, recordUnavailable } from "./steps.ts";
+
+/**
+ * A delivery worker: claim → prepare → route → deliver → record, for up to
+ * `concurrency` deliveries at once. Leases are renewed while work is in flight, so a
+ * worker that dies loses its claims after one lease period and another takes over.
+ */
+export interface WorkerDeps {
+  db: Db;
+  keyring: Keyring;
+  clock: Clock;
+  logger: Logger;
+  deliverer: Deliverer;
+  concurrency: number;
+  leaseMs?: number;
+  pollMs?: number;
+  random?: () => number;
+}
+
+export class Worker {
+  readonly id = `${hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`;
+  readonly #deps: WorkerDeps;
+  readonly #leaseMs: number;
+  readonly #pollMs: number;
+  readonly #cache: MessageCache;
+  readonly #completions: GroupCommitter<Completion>;
+  readonly #inflight = new Set<Promise<void>>();
+  #running = false;
+  #wake: (() => void) | null = null;
+  #loop: Promise<void> | null = null;
+  #renewTimer: NodeJS.Timeout | null = null;
+
+  constructor(deps: WorkerDeps) {
+    this.#deps = deps;
+    this.#leaseMs = deps.leaseMs ?? 60_000;
+    this.#pollMs = deps.pollMs ?? 250;
+    this.#cache = new MessageCache({ db: deps.db, keyring: deps.keyring });
+    this.#completions = new GroupCommitter((items) => completeAttempts(deps.db, items));
+  }
+
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#loop = this.#run();
+    this.#renewTimer = setInterval(() => {
+      renewLeases(this.#deps.db, this.id, this.#deps.clock.now(), this.#leaseMs).catch((err: unknown) =>
+        this.#deps.logger.error({ err, workerId: this.id }, "lease renewal failed"),
+      );
+    }, Math.max(1000, Math.floor(this.#leaseMs / 3)));
+    this.#renewTimer.unref();
+  }
+
+  /** Called after a local commit so new work starts without waiting for the poll. */
+  notify(): void {
+    this.#wake?.();
+  }
+
+  /** Stops claiming, waits for in-flight deliveries and their records. */
+  async stop(): Promise<void> {
+    this.#running = false;
+    this.notify();
+    await this.#loop;
+    await Promise.allSettled([...this.#inflight]);
+    await this.#completions.flushed();
+    if (this.#renewTimer !== null) clearInterval(this.#renewTimer);
+  }
+
+  async #sleep(): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, this.#pollMs);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.#wake = done;
+    });
+    this.#wake = null;
+  }
+
+  async #run(): Promise<void> {
+    const { concurrency } = this.#deps;
+    while (this.#running) {
+      const room = concurrency - this.#inflight.size;
+      if (room <= 0) {
+        await Promise.race(this.#inflight);
+        continue;
+      }
+      let claimed: DeliveriesTable[] = [];
+      try {
+        claimed = await claimDue(this.#deps.db, this.id, this.#deps.clock.now(), this.#leaseMs, room);
+      } catch (err) {
+        this.#deps.logger.error({ err, workerId: this.id }, "claim failed");
+      }
+      if (claimed.length === 0) {
+        await this.#sleep();
+        continue;
+      }
+      await this.#cache.preload(claimed.map((d) => d.message_id)).catch(() => undefined);
+      for (const delivery of claimed) {
+        const p = this.#process(delivery).finally(() => this.#inflight.delete(p));
+        this.#inflight.add(p);
+      }
+    }
+  }
+
+  async #process(delivery: DeliveriesTable): Promise<void> {
+    const { clock, logger, deliverer } = this.#deps;
+    const input = { delivery, workerId: this.id, random: this.#deps.random };
+    let completion: Completion;
+    try {
+      const message = await this.#cache.get(delivery.message_id);
+      if (message.raw === null || message.content === null) {
+        completion = recordUnavailable({ ...input, now: clock.now() });
+      } else {
+        const recipient = openRecipient(message.dek, delivery);
+        const route = chooseRoute(message, recipient);
+        if (route.kind === "sandbox") {
+          completion = recordSandbox({ ...input, now: clock.now() }, message);
+        } else {
+          const outcome = await deliverer.deliver({
+            domain: route.domain,
+            from: message.content.from.address,
+            to: recipient,
+            raw: message.raw,
+          });
+          completion = recordOutcome({ ...input, now: clock.now() }, outcome);
+        }
+      }
+    } catch (err) {
+      // A bug or an unreachable store: leave the lease to expire so the row is retried.
+      logger.error({ err, deliveryId: delivery.id }, "delivery attempt crashed");
+      return;
+    }
+    try {
+      await this.#completions.submit(completion);
+      logger.debug({ deliveryId: delivery.id, outcome: completion.status }, "delivery recorded");
+    } catch (err) {
+      logger.error({ err, deliveryId: delivery.id }, "recording a delivery failed");
+    }
+  }
+}

@@ -1,0 +1,178 @@
+/**
+ * A receiving SMTP server for tests, on smtp-server, listening on loopback port 0.
+ *
+ *   const sink = await startSmtpSink();               // STARTTLS offered, test certificate
+ *   ... deliver to sink.host:sink.port ...
+ *   await sink.waitFor(1);
+ *   sink.messages[0].tlsProtocol                       // "TLSv1.3"
+ *   sink.dataCount()                                   // DATA/BDAT commands seen, accepted or not
+ *   await sink.close();
+ *
+ * Variants:
+ * - `starttls: false`: STARTTLS is neither advertised nor accepted (the command is disabled,
+ *   a client that sends it anyway gets `500`).
+ * - `tls: { minVersion: "TLSv1", maxVersion: "TLSv1.1", ciphers: "DEFAULT@SECLEVEL=0" }`: a
+ *   legacy server; OpenSSL 3 refuses TLS 1.0/1.1 at the default security level, so SECLEVEL=0
+ *   is what makes the server really negotiate them.
+ * - `implicitTls: true`: TLS from the first byte (port-465 style), no STARTTLS.
+ * - `rejectRcpt(address)`: return a reply code (e.g. 550, 451) to refuse that recipient; the
+ *   reply text then echoes the address on purpose, so tests can prove it is sanitized.
+ *
+ * - `host: "::1"`, `port`: listen on IPv6 loopback, or on a given port (two sinks on the same
+ *   port, one per address, stand in for two MX hosts behind one delivery port).
+ *
+ * Authentication is optional and any client is accepted. The server uses the process-wide
+ * test certificate from `certs.ts`.
+ */
+import type { TLSSocket } from "node:tls";
+import { SMTPServer, type SMTPServerOptions } from "smtp-server";
+import { testCertificate } from "./certs.ts";
+
+export interface SinkMessage {
+  from: string;
+  to: string[];
+  raw: Buffer;
+  /** True when the message arrived over TLS. */
+  secure: boolean;
+  /** Negotiated protocol, e.g. "TLSv1.3"; null without TLS. */
+  tlsProtocol: string | null;
+}
+
+export interface SmtpSinkOptions {
+  /** Offer STARTTLS. Default true. */
+  starttls?: boolean;
+  /** TLS settings of the server (both STARTTLS and implicit TLS). */
+  tls?: { minVersion?: string; maxVersion?: string; ciphers?: string };
+  /** TLS from the start of the connection instead of STARTTLS. Default false. */
+  implicitTls?: boolean;
+  /** Reply code to refuse a recipient with, or null to accept it. */
+  rejectRcpt?: (address: string) => number | null;
+  /** Loopback address to listen on. Default "127.0.0.1". */
+  host?: "127.0.0.1" | "::1";
+  /** Port to listen on. Default 0 (any free port); set it to pair a 127.0.0.1 and a ::1 sink. */
+  port?: number;
+}
+
+export interface SmtpSink {
+  port: number;
+  host: string;
+  /** Accepted messages, in order of arrival. */
+  messages: SinkMessage[];
+  /** How many DATA or BDAT commands reached the server at all, accepted or refused. */
+  dataCount(): number;
+  /** Resolves once `messages.length >= n`; rejects after `timeoutMs` (default 5000). */
+  waitFor(n: number, timeoutMs?: number): Promise<void>;
+  /** Stops listening and ends open sessions (after at most 500 ms). */
+  close(): Promise<void>;
+}
+
+type TlsVersion = "TLSv1" | "TLSv1.1" | "TLSv1.2" | "TLSv1.3";
+const TLS_VERSIONS: readonly string[] = ["TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"];
+
+function tlsVersion(value: string | undefined): TlsVersion | undefined {
+  if (value === undefined) return undefined;
+  if (!TLS_VERSIONS.includes(value)) throw new TypeError("unknown TLS version");
+  return value as TlsVersion;
+}
+
+function rejection(code: number, address: string): Error & { responseCode: number } {
+  const enhanced = code >= 500 ? "5.1.1" : "4.2.1";
+  const err = new Error(`${enhanced} Recipient ${address} rejected: <${address}> not accepted here`);
+  return Object.assign(err, { responseCode: code });
+}
+
+/** Starts a sink on `opts.host`, port `opts.port` (default 0); rejects when the port is taken. */
+export async function startSmtpSink(opts: SmtpSinkOptions = {}): Promise<SmtpSink> {
+  const { cert, key } = await testCertificate();
+  const host = opts.host ?? "127.0.0.1";
+  const messages: SinkMessage[] = [];
+  const protocols = new Map<string, string | null>();
+  const waiters = new Set<() => void>();
+  let dataCommands = 0;
+
+  // smtp-server logs every command it receives (before any checks) through its logger;
+  // counting DATA/BDAT there catches a command even when the server refuses it.
+  const countCommand = (entry: unknown): void => {
+    if (typeof entry !== "object" || entry === null) return;
+    const { tnx, command } = entry as { tnx?: unknown; command?: unknown };
+    if (tnx === "command" && (command === "DATA" || command === "BDAT")) dataCommands++;
+  };
+  const noop = (): void => {};
+
+  const options: SMTPServerOptions = {
+    secure: opts.implicitTls === true,
+    key,
+    cert,
+    minVersion: tlsVersion(opts.tls?.minVersion) ?? "TLSv1.2",
+    maxVersion: tlsVersion(opts.tls?.maxVersion),
+    ciphers: opts.tls?.ciphers,
+    authOptional: true,
+    disableReverseLookup: true,
+    disabledCommands: opts.starttls === false || opts.implicitTls === true ? ["STARTTLS"] : [],
+    closeTimeout: 500,
+    socketTimeout: 10_000,
+    logger: { debug: countCommand, info: noop, warn: noop, error: noop, trace: noop, fatal: noop },
+    onSecure(socket, session, callback) {
+      protocols.set(session.id, (socket as TLSSocket).getProtocol?.() ?? null);
+      callback();
+    },
+    onRcptTo(address, _session, callback) {
+      const code = opts.rejectRcpt?.(address.address) ?? null;
+      callback(code === null ? null : rejection(code, address.address));
+    },
+    onData(stream, session, callback) {
+      const chunks: Buffer[] = [];
+      stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+      stream.on("end", () => {
+        const from = session.envelope.mailFrom === false ? "" : session.envelope.mailFrom.address;
+        messages.push({
+          from,
+          to: session.envelope.rcptTo.map((r) => r.address),
+          raw: Buffer.concat(chunks),
+          secure: session.secure,
+          tlsProtocol: session.secure ? (protocols.get(session.id) ?? null) : null,
+        });
+        for (const wake of waiters) wake();
+        callback(null, "2.0.0 Queued as SINK1");
+      });
+    },
+  };
+  if (options.maxVersion === undefined) delete options.maxVersion;
+  if (options.ciphers === undefined) delete options.ciphers;
+
+  const server = new SMTPServer(options);
+  server.on("error", noop);
+  await new Promise<void>((resolve, reject) => {
+    server.server.once("error", reject);
+    server.listen(opts.port ?? 0, host, () => {
+      server.server.off("error", reject);
+      resolve();
+    });
+  });
+  const address = server.server.address();
+  if (address === null || typeof address === "string") throw new Error("sink has no port");
+
+  return {
+    port: address.port,
+    host,
+    messages,
+    dataCount: () => dataCommands,
+    waitFor(n, timeoutMs = 5000) {
+      if (messages.length >= n) return Promise.resolve();
+      return new Promise<void>((resolve, reject) => {
+        const wake = (): void => {
+          if (messages.length < n) return;
+          clearTimeout(timer);
+          waiters.delete(wake);
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(wake);
+          reject(new Error(`sink: expected ${n} message(s), got ${messages.length}`));
+        }, timeoutMs);
+        waiters.add(wake);
+      });
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
