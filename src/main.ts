@@ -107,7 +107,7 @@ export async function createSealpost(config: Config, opts: SealpostOptions = {})
     logger,
     deliverer,
     concurrency: config.workerConcurrency,
-    ...(opts.leaseMs === undefined ? {} : { leaseMs: opts.leaseMs }),
+    leaseMs: opts.leaseMs ?? config.leaseSeconds * 1000,
     ...(opts.pollMs === undefined ? {} : { pollMs: opts.pollMs }),
   });
   const metrics = createMetrics(db, clock);

@@ -205,6 +205,13 @@ export const SETTINGS = {
     1,
     2048,
   ),
+  leaseSeconds: int(
+    "SEALPOST_LEASE_SECONDS",
+    "How long a worker's claim on a delivery lasts without renewal; after a node dies, its work is taken over this long later.",
+    60,
+    3,
+    3600,
+  ),
   maxDeliveryHours: int(
     "SEALPOST_MAX_DELIVERY_HOURS",
     "How long temporary failures are retried before a delivery fails.",

@@ -21,14 +21,37 @@ function encodeTime(ms: number): string {
   return out;
 }
 
-function encodeRandom(bytes: Buffer): string {
-  let out = "";
-  for (let i = 0; i < 16; i++) out += ALPHABET[(bytes[i] ?? 0) & 31];
+/**
+ * Within one millisecond, ids made by this process increase (monotonic ULID): the last
+ * random part is incremented instead of drawn again, so events recorded together keep
+ * their order.
+ */
+let lastTime = -1;
+let lastRandom: number[] = [];
+
+function increment(digits: number[]): number[] {
+  const out = [...digits];
+  for (let i = out.length - 1; i >= 0; i--) {
+    const d = (out[i] ?? 0) + 1;
+    if (d < 32) {
+      out[i] = d;
+      return out;
+    }
+    out[i] = 0;
+  }
   return out;
 }
 
 export function newId(prefix: IdPrefix, nowMs: number = Date.now(), random: RandomSource = randomBytes): string {
-  return `${prefix}_${encodeTime(nowMs)}${encodeRandom(random(16))}`;
+  if (nowMs === lastTime) {
+    lastRandom = increment(lastRandom);
+  } else {
+    lastTime = nowMs;
+    const bytes = random(16);
+    // Top bit clear leaves room to increment without overflow.
+    lastRandom = Array.from({ length: 16 }, (_, i) => (bytes[i] ?? 0) & (i === 0 ? 15 : 31));
+  }
+  return `${prefix}_${encodeTime(nowMs)}${lastRandom.map((d) => ALPHABET[d]).join("")}`;
 }
 
 const ID_RE = /^[a-z]{3,4}_[0-9a-hjkmnp-tv-z]{26}$/;

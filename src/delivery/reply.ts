@@ -16,7 +16,10 @@ export function sanitizeReplyText(text: string): string {
     // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is removed
     .replace(/[\u0000-\u001f\u007f]/g, " ");
   const tokens = withoutBrackets.split(/\s+/).filter((t) => t.length > 0 && !t.includes("@"));
-  return tokens.join(" ").slice(0, MAX_TEXT);
+  return tokens
+    .join(" ")
+    .replace(/^[:;,.\-\s]+/, "")
+    .slice(0, MAX_TEXT);
 }
 
 const FIRST_LINE = /^([2-5]\d\d)(?:[ -](.*))?$/;

@@ -10,7 +10,11 @@ export const RAW = Buffer.from(
   `From: <${SENDER}>\r\nTo: <${RECIPIENT}>\r\nSubject: Appointment\r\nMessage-ID: <t1@clinic.example>\r\n\r\nSee you at 10.\r\n`,
 );
 
-export const BASE_OPTS: DeliverOptions = { heloName: "sealpost.test", requireVerifiedCert: false, timeoutMs: 2000 };
+export const BASE_OPTS: DeliverOptions = {
+  heloName: "sealpost.test",
+  requireVerifiedCert: false,
+  timeoutMs: 2000,
+};
 
 /** A port on 127.0.0.1 with nothing listening (bound, then closed). */
 export async function closedPort(): Promise<number> {
@@ -26,7 +30,10 @@ export async function closedPort(): Promise<number> {
  * Two sinks on the same port, `first` on 127.0.0.1 and `second` on ::1, standing in for two MX
  * hosts behind one delivery port. Retries a few times when ::1 has the port taken.
  */
-export async function sinkPair(first: SmtpSinkOptions, second: SmtpSinkOptions): Promise<[SmtpSink, SmtpSink]> {
+export async function sinkPair(
+  first: SmtpSinkOptions,
+  second: SmtpSinkOptions,
+): Promise<[SmtpSink, SmtpSink]> {
   for (let attempt = 0; attempt < 5; attempt++) {
     const a = await startSmtpSink({ ...first, host: "127.0.0.1" });
     try {

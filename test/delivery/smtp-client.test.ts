@@ -18,7 +18,9 @@ async function withSink<T>(opts: SmtpSinkOptions, fn: (sink: SmtpSink) => Promis
 }
 
 /** A raw TCP server answering each connection with `onConnect`; for misbehaving servers. */
-async function rawServer(onConnect: (socket: Socket) => void): Promise<{ port: number; close(): Promise<void> }> {
+async function rawServer(
+  onConnect: (socket: Socket) => void,
+): Promise<{ port: number; close(): Promise<void> }> {
   const sockets = new Set<Socket>();
   const server = createServer((socket) => {
     sockets.add(socket);
@@ -73,7 +75,11 @@ describe("deliverOnce", () => {
   test("verifies the certificate when the CA is trusted and verification is required", async () => {
     await withSink({}, async (sink) => {
       const target = { host: "localhost", ip: "127.0.0.1", port: sink.port };
-      const outcome = await deliverOnce(target, ENVELOPE, RAW, { ...BASE_OPTS, requireVerifiedCert: true, ca: cert });
+      const outcome = await deliverOnce(target, ENVELOPE, RAW, {
+        ...BASE_OPTS,
+        requireVerifiedCert: true,
+        ca: cert,
+      });
       assert.equal(outcome.kind, "sent");
       assert.equal(outcome.evidence?.certVerified, true);
       assert.equal(outcome.evidence?.certError, null);
@@ -129,7 +135,11 @@ describe("deliverOnce", () => {
   test("certificate for another name when verification is required: cert_invalid", async () => {
     await withSink({}, async (sink) => {
       const target = { host: "mx.elsewhere.example", ip: "127.0.0.1", port: sink.port };
-      const outcome = await deliverOnce(target, ENVELOPE, RAW, { ...BASE_OPTS, requireVerifiedCert: true, ca: cert });
+      const outcome = await deliverOnce(target, ENVELOPE, RAW, {
+        ...BASE_OPTS,
+        requireVerifiedCert: true,
+        ca: cert,
+      });
       assert.equal(outcome.kind === "soft_fail" && outcome.reason, "cert_invalid");
       assert.equal(outcome.evidence?.certError, "ERR_TLS_CERT_ALTNAME_INVALID");
       assert.equal(sink.dataCount(), 0);
@@ -188,7 +198,7 @@ describe("deliverOnce", () => {
     const server = await rawServer((socket) => socket.end("554 5.7.1 No service for <x@y.example>\r\n"));
     try {
       const outcome = await deliverOnce({ host: "127.0.0.1", port: server.port }, ENVELOPE, RAW, BASE_OPTS);
-      assert.equal(outcome.kind, "soft_fail");
+      assert.equal(outcome.kind === "soft_fail" && outcome.reason, "rejected_temporary");
       assert.equal(outcome.reply?.code, 554);
       assert.equal(outcome.reply?.text, "No service for");
     } finally {

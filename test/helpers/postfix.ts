@@ -84,7 +84,7 @@ export async function startPostfix(opts: PostfixOptions): Promise<PostfixInstanc
       throw new Error(`startPostfix: invalid accept domain ${JSON.stringify(domain)}`);
     }
   }
-  const { uid, gid } = postfixUser();
+  const { uid, gid, postdropGid } = postfixIds();
 
   // main.cf cannot quote paths, so use /tmp when TMPDIR holds whitespace.
   const root = /\s/.test(tmpdir()) ? "/tmp" : tmpdir();
@@ -107,7 +107,9 @@ export async function startPostfix(opts: PostfixOptions): Promise<PostfixInstanc
       await chmod(dir, 0o755);
     }
     await chown(join(base, "data"), uid, gid);
+    await chmod(join(base, "data"), 0o700);
     await chown(mailboxBase, uid, gid);
+    await createQueue(join(base, "queue"), uid, postdropGid);
     // smtpd reads the key as root before it drops privileges.
     await writeFile(join(configDir, "tls-cert.pem"), opts.tlsCert, { mode: 0o644 });
     await writeFile(join(configDir, "tls-key.pem"), opts.tlsKey, { mode: 0o600 });
@@ -117,6 +119,9 @@ export async function startPostfix(opts: PostfixOptions): Promise<PostfixInstanc
       port = await freePort();
       await writeConfig(join(configDir, "main.cf"), mainCf({ base, domains, uid, gid, logFile }));
       await writeConfig(join(configDir, "master.cf"), masterCf(port));
+      // The queue is laid out already: skip `postfix check`, a few hundred forks (~2 s when
+      // several instances start at once).
+      await writeFile(join(base, "queue", "quick-start"), "");
       const started = await postfix(configDir, "start");
       if (started.ok) break;
       // Another process may have taken the port between our probe and Postfix's bind.
@@ -378,15 +383,53 @@ function postfix(configDir: string, command: string): Promise<{ ok: boolean; out
   });
 }
 
-function postfixUser(): { uid: number; gid: number } {
-  const uid = spawnSync("id", ["-u", "postfix"], { encoding: "utf8" });
-  const gid = spawnSync("id", ["-g", "postfix"], { encoding: "utf8" });
-  const u = Number.parseInt(uid.stdout, 10);
-  const g = Number.parseInt(gid.stdout, 10);
-  if (uid.status !== 0 || gid.status !== 0 || !Number.isInteger(u) || !Number.isInteger(g)) {
-    throw new Error("startPostfix: no 'postfix' user; run scripts/install-test-tools.sh");
+/** The queue layout `postfix check` would create (see $queue_directory in postfix-files). */
+async function createQueue(queueDir: string, uid: number, postdropGid: number): Promise<void> {
+  const layout: Array<[name: string, mode: number, gid: number | undefined]> = [
+    ["pid", 0o755, undefined],
+    ["maildrop", 0o730, postdropGid],
+    ["public", 0o710, postdropGid],
+    ...[
+      "active",
+      "bounce",
+      "corrupt",
+      "defer",
+      "deferred",
+      "flush",
+      "hold",
+      "incoming",
+      "private",
+      "saved",
+      "trace",
+    ].map((name): [string, number, number | undefined] => [name, 0o700, 0]),
+  ];
+  for (const [name, mode, gid] of layout) {
+    const dir = join(queueDir, name);
+    await mkdir(dir);
+    if (gid !== undefined) await chown(dir, uid, gid);
+    await chmod(dir, mode);
   }
-  return { uid: u, gid: g };
+}
+
+function postfixIds(): { uid: number; gid: number; postdropGid: number } {
+  const id = (args: string[], what: string): number => {
+    const result = spawnSync("id", args, { encoding: "utf8" });
+    const n = Number.parseInt(result.stdout, 10);
+    if (result.status !== 0 || !Number.isInteger(n)) {
+      throw new Error(`startPostfix: no ${what}; run scripts/install-test-tools.sh`);
+    }
+    return n;
+  };
+  const group = spawnSync("getent", ["group", "postdrop"], { encoding: "utf8" });
+  const postdropGid = Number.parseInt(group.stdout.split(":")[2] ?? "", 10);
+  if (group.status !== 0 || !Number.isInteger(postdropGid)) {
+    throw new Error("startPostfix: no 'postdrop' group; run scripts/install-test-tools.sh");
+  }
+  return {
+    uid: id(["-u", "postfix"], "'postfix' user"),
+    gid: id(["-g", "postfix"], "'postfix' user"),
+    postdropGid,
+  };
 }
 
 function freePort(): Promise<number> {
