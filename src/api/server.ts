@@ -21,6 +21,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   });
   // Requests are validated by src/core/validate.ts; route schemas only document them.
   app.setValidatorCompiler(() => () => true);
+  // The API speaks JSON only; other bodies get 415 unsupported_media_type.
+  app.removeContentTypeParser("text/plain");
   app.decorateRequest("principal", null);
   app.setErrorHandler(errorHandler(deps.logger));
   app.setNotFoundHandler((request, reply) =>

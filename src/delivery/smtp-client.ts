@@ -127,11 +127,11 @@ export function deliverOnce(
     debug: false,
     transactionLog: false,
   });
-  const state: SessionState = { upgrading: false, secure: false, envelopeStarted: false };
+  let envelopeStarted = false;
   const snapshot = (): SessionState => ({
     upgrading: conn.upgrading === true,
     secure: conn.secure,
-    envelopeStarted: state.envelopeStarted,
+    envelopeStarted,
   });
   const graceMs = Math.min(opts.timeoutMs, 2000);
 
@@ -161,7 +161,7 @@ export function deliverOnce(
         evidence,
       );
       if (refused !== null) return finish(refused);
-      state.envelopeStarted = true;
+      envelopeStarted = true;
       conn.send(
         { from: envelope.from, to: [envelope.to], size: raw.length, use8BitMime: hasEightBit(raw) },
         raw,

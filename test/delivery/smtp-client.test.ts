@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createServer, type Socket } from "node:net";
-import { after, before, describe, test } from "node:test";
+import { before, describe, test } from "node:test";
 import { deliverOnce } from "../../src/delivery/smtp-client.ts";
 import { testCertificate } from "../helpers/certs.ts";
 import { type SmtpSink, type SmtpSinkOptions, startSmtpSink } from "../helpers/smtp-sink.ts";
