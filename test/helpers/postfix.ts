@@ -19,7 +19,7 @@
  * hooks (SIGKILL, crash).
  */
 import { execFile, spawn, spawnSync } from "node:child_process";
-import { readFileSync, rmSync } from "node:fs";
+import { readFileSync, rmSync, statSync } from "node:fs";
 import {
   chmod,
   chown,
@@ -34,7 +34,7 @@ import {
 } from "node:fs/promises";
 import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 
 export interface PostfixOptions {
   /** PEM certificate (chain) that smtpd offers with STARTTLS. */
@@ -86,9 +86,7 @@ export async function startPostfix(opts: PostfixOptions): Promise<PostfixInstanc
   }
   const { uid, gid, postdropGid } = postfixIds();
 
-  // main.cf cannot quote paths, so use /tmp when TMPDIR holds whitespace.
-  const root = /\s/.test(tmpdir()) ? "/tmp" : tmpdir();
-  const base = await mkdtemp(join(root, "sealpost-postfix-"));
+  const base = await mkdtemp(join(tempRoot(), "sealpost-postfix-"));
   // The postfix user must reach data/ and the mailbox below; mkdtemp makes 0700.
   await chmod(base, 0o755);
   const configDir = join(base, "conf");
@@ -381,6 +379,23 @@ function postfix(configDir: string, command: string): Promise<{ ok: boolean; out
       },
     );
   });
+}
+
+/**
+ * TMPDIR, unless main.cf could not hold it (no quoting of whitespace) or the postfix user
+ * could not reach it (a 0700 ancestor such as /root): then /tmp.
+ */
+function tempRoot(): string {
+  const dir = resolve(tmpdir());
+  if (/\s/.test(dir)) return "/tmp";
+  for (let d = dir; ; d = dirname(d)) {
+    try {
+      if ((statSync(d).mode & 0o001) === 0) return "/tmp";
+    } catch {
+      return "/tmp";
+    }
+    if (d === dirname(d)) return dir;
+  }
 }
 
 /** The queue layout `postfix check` would create (see $queue_directory in postfix-files). */
