@@ -4,7 +4,7 @@
  *
  *   npm test                                  # everything
  *   npm test -- test/postfix.test.ts          # only these files (both stores)
- *   npm test -- --test-name-pattern=Postfix   # extra `node --test` options
+ *   npm test -- --test-name-pattern=Postfix   # extra `node --test` options (use --opt=value)
  *   SEALPOST_TEST_STORES=sqlite npm test      # one store only
  *
  * Environment:
@@ -45,6 +45,7 @@ const totals = { passed: 0, failed: 0, skipped: 0 };
 const notes: string[] = [];
 const workDir = mkdtempSync(join(tmpdir(), "sealpost-test-run-"));
 const skipLog = join(workDir, "skipped-tools.log");
+process.on("exit", () => rmSync(workDir, { recursive: true, force: true }));
 const skippedTools: string[] = [];
 
 function banner(lines: string[]): void {
@@ -79,7 +80,6 @@ function finish(exitCode: number): never {
     console.log("");
   }
   for (const note of notes) console.log(note);
-  rmSync(workDir, { recursive: true, force: true });
   if (totals.skipped > 0) console.log(`${totals.skipped} skipped`);
   console.log(`${totals.passed} passed, ${totals.failed} failed`);
   process.exit(exitCode);

@@ -34,7 +34,7 @@ import {
 } from "node:fs/promises";
 import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join, resolve as resolvePath } from "node:path";
 
 export interface PostfixOptions {
   /** PEM certificate (chain) that smtpd offers with STARTTLS. */
@@ -386,7 +386,7 @@ function postfix(configDir: string, command: string): Promise<{ ok: boolean; out
  * could not reach it (a 0700 ancestor such as /root): then /tmp.
  */
 function tempRoot(): string {
-  const dir = resolve(tmpdir());
+  const dir = resolvePath(tmpdir());
   if (/\s/.test(dir)) return "/tmp";
   for (let d = dir; ; d = dirname(d)) {
     try {
@@ -404,19 +404,9 @@ async function createQueue(queueDir: string, uid: number, postdropGid: number): 
     ["pid", 0o755, undefined],
     ["maildrop", 0o730, postdropGid],
     ["public", 0o710, postdropGid],
-    ...[
-      "active",
-      "bounce",
-      "corrupt",
-      "defer",
-      "deferred",
-      "flush",
-      "hold",
-      "incoming",
-      "private",
-      "saved",
-      "trace",
-    ].map((name): [string, number, number | undefined] => [name, 0o700, 0]),
+    ..."active bounce corrupt defer deferred flush hold incoming private saved trace"
+      .split(" ")
+      .map((name): [string, number, number | undefined] => [name, 0o700, 0]),
   ];
   for (const [name, mode, gid] of layout) {
     const dir = join(queueDir, name);
