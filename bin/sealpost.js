@@ -12,7 +12,9 @@ if (major < 24) {
     process.stderr.write("sealpost needs Node.js 24 or newer: run `npm install` first.\n");
     process.exit(1);
   }
-  const result = spawnSync(local, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: "inherit" });
+  const result = spawnSync(local, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
+    stdio: "inherit",
+  });
   process.exit(result.status ?? 1);
 }
 const { main } = await import("../src/cli/main.ts");

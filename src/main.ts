@@ -97,7 +97,9 @@ export async function createSealpost(config: Config, opts: SealpostOptions = {})
   const keyring = new Keyring({ db, wrapper: localKeyWrapper(master), clock });
   const org = await ensureOrg(db, keyring, clock, "default");
   const bootstrapCreated =
-    config.bootstrapKey === undefined ? false : await ensureBootstrapKey(db, clock, org.id, config.bootstrapKey);
+    config.bootstrapKey === undefined
+      ? false
+      : await ensureBootstrapKey(db, clock, org.id, config.bootstrapKey);
 
   const deliverer = opts.deliverer ?? smtpDeliverer(config, logger, opts.deliveryCa);
   const worker = new Worker({

@@ -28,7 +28,8 @@ export function guard(deps: ApiDeps, scope: Scope) {
       reply.header("WWW-Authenticate", 'Bearer realm="sealpost"');
       throw new SealpostError("unauthorized");
     }
-    if (!hasScope(principal, scope)) throw new SealpostError("forbidden", { detail: `This route needs the ${scope} scope.` });
+    if (!hasScope(principal, scope))
+      throw new SealpostError("forbidden", { detail: `This route needs the ${scope} scope.` });
     request.principal = principal;
   };
 }

@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
-import type { Logger } from "../logging/logger.ts";
 import { ERRORS, type ErrorCode, isSealpostError } from "../core/errors.ts";
+import type { Logger } from "../logging/logger.ts";
 
 /**
  * The one place where errors become HTTP: RFC 9457 `application/problem+json` with a
@@ -29,7 +29,13 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
 
 export function problemFor(code: ErrorCode, extra: Partial<Problem> = {}): Problem {
   const spec = ERRORS[code];
-  return { type: `https://sealpost.dev/problems/${code}`, title: spec.title, status: spec.status, code, ...extra };
+  return {
+    type: `https://sealpost.dev/problems/${code}`,
+    title: spec.title,
+    status: spec.status,
+    code,
+    ...extra,
+  };
 }
 
 export function sendProblem(reply: FastifyReply, problem: Problem): FastifyReply {

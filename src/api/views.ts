@@ -28,7 +28,8 @@ export function deliveryView(d: DeliveriesTable, dek: Buffer | null) {
     status: d.status,
     attempts: d.attempts,
     updated_at: iso(d.updated_at),
-    next_attempt_at: d.status === "queued" || d.status === "deferred" ? (d.due_at === null ? null : iso(d.due_at)) : null,
+    next_attempt_at:
+      d.status === "queued" || d.status === "deferred" ? (d.due_at === null ? null : iso(d.due_at)) : null,
     reason: d.last_reason,
     evidence: d.evidence === null ? null : (JSON.parse(d.evidence) as unknown),
   };
@@ -54,7 +55,8 @@ export function messageView(
   dek: Buffer | null,
   opts: { events?: readonly EventsTable[]; content?: boolean } = {},
 ) {
-  const content = opts.content === true && dek !== null && m.content !== null ? openContent(dek, m.id, m.content) : null;
+  const content =
+    opts.content === true && dek !== null && m.content !== null ? openContent(dek, m.id, m.content) : null;
   return {
     id: m.id,
     object: "message",

@@ -1,7 +1,7 @@
 import type { Config } from "../config/schema.ts";
 import { createApiKey, parseScopes } from "../core/api-keys.ts";
-import { systemClock } from "../core/clock.ts";
 import { ensureOrg } from "../core/bootstrap.ts";
+import { systemClock } from "../core/clock.ts";
 import { Keyring } from "../core/keyring.ts";
 import { localKeyWrapper } from "../crypto/key-provider.ts";
 import { loadMasterKey } from "../crypto/master-key.ts";
@@ -44,18 +44,26 @@ export async function keysCommand(config: Config, args: KeysArgs): Promise<numbe
     const mode = args.mode;
     const scopes = parseScopes(args.scopes ?? "messages:send,messages:read,messages:read_content");
     if (scopes === null) {
-      printError("--scopes must be a comma-separated list of: messages:send, messages:read, messages:read_content, keys:manage, admin");
+      printError(
+        "--scopes must be a comma-separated list of: messages:send, messages:read, messages:read_content, keys:manage, admin",
+      );
       return 2;
     }
     return withDb(config, async (db, keyring) => {
-      const org = args.org === "default" ? await ensureOrg(db, keyring, systemClock, "default") : await findOrgByName(db, args.org);
+      const org =
+        args.org === "default"
+          ? await ensureOrg(db, keyring, systemClock, "default")
+          : await findOrgByName(db, args.org);
       if (org === undefined) {
         printError("No such org.");
         return 1;
       }
       const key = await createApiKey(db, systemClock, { orgId: org.id, name: args.name, mode, scopes });
       if (args.json) printJson({ id: key.id, key: key.token, org: args.org, mode, scopes });
-      else print(`Created ${mode} key ${key.id} (scopes: ${scopes.join(",")}). It is shown once:\n\n  ${key.token}\n`);
+      else
+        print(
+          `Created ${mode} key ${key.id} (scopes: ${scopes.join(",")}). It is shown once:\n\n  ${key.token}\n`,
+        );
       return 0;
     });
   }
@@ -85,10 +93,14 @@ export async function keysCommand(config: Config, args: KeysArgs): Promise<numbe
         revoked_at: k.revoked_at === null ? null : new Date(k.revoked_at).toISOString(),
       }));
       if (args.json) printJson(keys);
-      else for (const k of keys) print(`${k.id}  ${k.mode}  ${k.name}  ${k.scopes.join(",")}${k.revoked_at ? "  (revoked)" : ""}`);
+      else
+        for (const k of keys)
+          print(`${k.id}  ${k.mode}  ${k.name}  ${k.scopes.join(",")}${k.revoked_at ? "  (revoked)" : ""}`);
       return 0;
     });
   }
-  printError("usage: sealpost keys create|list|revoke [--org NAME] [--mode live|test] [--scopes a,b] [--id KEY_ID] [--json]");
+  printError(
+    "usage: sealpost keys create|list|revoke [--org NAME] [--mode live|test] [--scopes a,b] [--id KEY_ID] [--json]",
+  );
   return 2;
 }

@@ -17,7 +17,10 @@ function firstMessageCurl(base: string, haveBootstrap: boolean): string {
   ].join("\n");
 }
 
-export async function startCommand(config: Config, opts: { roles?: string | undefined; json: boolean }): Promise<number> {
+export async function startCommand(
+  config: Config,
+  opts: { roles?: string | undefined; json: boolean },
+): Promise<number> {
   const roles = parseRoles(opts.roles);
   if (roles === null) {
     printError(`--roles must be a comma-separated list of: ${ALL_ROLES.join(", ")}`);
@@ -26,12 +29,18 @@ export async function startCommand(config: Config, opts: { roles?: string | unde
   const app = await createSealpost(config);
   const lines = [`sealpost started: roles ${roles.join(",")}; store ${app.db.description}`];
   if (app.masterKeySource === "generated")
-    lines.push(`A new master key was generated in ${config.dataDir}/master.key (mode 0600). Back it up: without it the stored messages cannot be read.`);
+    lines.push(
+      `A new master key was generated in ${config.dataDir}/master.key (mode 0600). Back it up: without it the stored messages cannot be read.`,
+    );
   if (roles.includes("worker")) app.startWorker();
   if (roles.includes("api")) {
     const address = await app.listen();
     lines.push(`HTTP API listening on ${address}  (docs: ${address}/docs, OpenAPI: ${address}/openapi.json)`);
-    lines.push("", "Send a first (sandbox) message:", firstMessageCurl(address, config.bootstrapKey !== undefined));
+    lines.push(
+      "",
+      "Send a first (sandbox) message:",
+      firstMessageCurl(address, config.bootstrapKey !== undefined),
+    );
     if (config.bootstrapKey === undefined)
       lines.push("", "Create a key with: npx sealpost keys create --org default --mode test --json");
   }

@@ -25,7 +25,8 @@ function readConfigFile(path: string): Record<string, string> {
   const out: Record<string, string> = {};
   const known = new Set(Object.values(SETTINGS).map((s) => s.env));
   for (const [k, v] of Object.entries(parsed)) {
-    if (!known.has(k)) throw new ConfigError([{ env: "SEALPOST_CONFIG_FILE", reason: `has an unknown key ${k}` }]);
+    if (!known.has(k))
+      throw new ConfigError([{ env: "SEALPOST_CONFIG_FILE", reason: `has an unknown key ${k}` }]);
     out[k] = typeof v === "string" ? v : JSON.stringify(v);
   }
   return out;

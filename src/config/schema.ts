@@ -1,5 +1,5 @@
-import { hostname } from "node:os";
 import { isIP } from "node:net";
+import { hostname } from "node:os";
 
 /**
  * Every setting sealpost reads, with its description and default. This is the single
@@ -24,7 +24,8 @@ function port(env: string, description: string, fallback: number): Setting<numbe
     defaultText: String(fallback),
     parse: (raw) => {
       if (raw === undefined || raw === "") return fallback;
-      if (!/^\d{1,5}$/.test(raw) || Number(raw) > 65535) throw new SettingError("must be a port number 0-65535");
+      if (!/^\d{1,5}$/.test(raw) || Number(raw) > 65535)
+        throw new SettingError("must be a port number 0-65535");
       return Number(raw);
     },
   };
@@ -76,7 +77,8 @@ export const SETTINGS = {
   ),
   dataDir: {
     env: "SEALPOST_DATA_DIR",
-    description: "Directory for the SQLite database, the generated master key and development TLS certificate.",
+    description:
+      "Directory for the SQLite database, the generated master key and development TLS certificate.",
     defaultText: "./data",
     parse: (raw: string | undefined) => (raw === undefined || raw === "" ? "./data" : raw),
   },
@@ -135,7 +137,8 @@ export const SETTINGS = {
   ),
   dnsServers: {
     env: "SEALPOST_DNS_SERVERS",
-    description: "Comma-separated `host:port` list of DNS resolvers for MX/TXT lookups. Unset: the system resolver.",
+    description:
+      "Comma-separated `host:port` list of DNS resolvers for MX/TXT lookups. Unset: the system resolver.",
     defaultText: "system resolver",
     parse: (raw: string | undefined): readonly DnsServer[] => {
       if (raw === undefined || raw.trim() === "") return [];
@@ -152,7 +155,8 @@ export const SETTINGS = {
   deliveryPort: port("SEALPOST_DELIVERY_PORT", "Port used on MX hosts for delivery.", 25),
   relay: {
     env: "SEALPOST_RELAY",
-    description: "Optional smarthost, `smtp://host:port`: every delivery goes there (still over enforced TLS).",
+    description:
+      "Optional smarthost, `smtp://host:port`: every delivery goes there (still over enforced TLS).",
     parse: (raw: string | undefined): URL | null => {
       if (raw === undefined || raw === "") return null;
       let url: URL;
@@ -161,7 +165,8 @@ export const SETTINGS = {
       } catch {
         throw new SettingError("must be a URL like smtp://host:port");
       }
-      if (url.protocol !== "smtp:" || url.hostname === "") throw new SettingError("must be a URL like smtp://host:port");
+      if (url.protocol !== "smtp:" || url.hostname === "")
+        throw new SettingError("must be a URL like smtp://host:port");
       return url;
     },
   },

@@ -16,6 +16,7 @@ const ATEXT = "[A-Za-z0-9!#$%&'*+/=?^_`{|}~\\u0080-\\uFFFF-]";
 const DOT_ATOM = new RegExp(`^${ATEXT}+(\\.${ATEXT}+)*$`, "u");
 const QUOTED = /^"(?:[\x20\x21\x23-\x5b\x5d-\x7e\u0080-\uffff]|\\[\x20-\x7e])*"$/u;
 const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: this regex exists to find control characters.
 const CONTROL = /[\x00-\x1f\x7f]/;
 
 function validDomain(domain: string): string | null {

@@ -23,7 +23,10 @@ function base62(bytes: Buffer): string {
 }
 
 export function parseScopes(raw: string): Scope[] | null {
-  const list = raw.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  const list = raw
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
   if (list.length === 0 || !list.every((s) => (ALL_SCOPES as readonly string[]).includes(s))) return null;
   return list as Scope[];
 }

@@ -18,7 +18,12 @@ export async function ensureOrg(db: Db, keyring: Keyring, clock: Clock, name: st
  * With SEALPOST_BOOTSTRAP_KEY set, makes exactly that string an admin key of `default`
  * (once; later starts find it by hash). Returns whether it was created now.
  */
-export async function ensureBootstrapKey(db: Db, clock: Clock, orgId: string, token: string): Promise<boolean> {
+export async function ensureBootstrapKey(
+  db: Db,
+  clock: Clock,
+  orgId: string,
+  token: string,
+): Promise<boolean> {
   if ((await findApiKeyByHash(db, hashToken(token))) !== undefined) return false;
   try {
     await createApiKey(db, clock, { orgId, name: "bootstrap", mode: "live", scopes: ["admin"], token });

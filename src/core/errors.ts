@@ -16,7 +16,11 @@ export interface ErrorSpec {
 export const ERRORS = {
   validation_failed: { status: 422, title: "The request is not valid.", smtp: [501, "5.5.4"] },
   missing_field: { status: 422, title: "A required field is missing.", smtp: [501, "5.5.4"] },
-  unknown_field: { status: 422, title: "The request has a field sealpost does not know.", smtp: [501, "5.5.4"] },
+  unknown_field: {
+    status: 422,
+    title: "The request has a field sealpost does not know.",
+    smtp: [501, "5.5.4"],
+  },
   invalid_type: { status: 422, title: "A field has the wrong type.", smtp: [501, "5.5.4"] },
   invalid_value: { status: 422, title: "A field has a value that is not allowed.", smtp: [501, "5.5.4"] },
   not_supported: {

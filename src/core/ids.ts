@@ -42,7 +42,11 @@ function increment(digits: number[]): number[] {
   return out;
 }
 
-export function newId(prefix: IdPrefix, nowMs: number = Date.now(), random: RandomSource = randomBytes): string {
+export function newId(
+  prefix: IdPrefix,
+  nowMs: number = Date.now(),
+  random: RandomSource = randomBytes,
+): string {
   if (nowMs === lastTime) {
     lastRandom = increment(lastRandom);
   } else {

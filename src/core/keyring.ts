@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
+import { blindIndex } from "../crypto/blind-index.ts";
 import type { KeyWrapper } from "../crypto/key-provider.ts";
 import { generateDataKey, unwrapKey, wrapKey } from "../crypto/keys.ts";
-import { blindIndex } from "../crypto/blind-index.ts";
 import type { Db } from "../store/db.ts";
 import { toBuffer } from "../store/db.ts";
 import { activeOrgKeys, findOrgKey } from "../store/orgs.ts";
@@ -89,7 +89,11 @@ export class Keyring {
     const data = rows.filter((r) => r.purpose === "data").sort((a, b) => b.created_at - a.created_at)[0];
     const index = rows.find((r) => r.purpose === "index");
     if (data === undefined || index === undefined) throw new Error("org keys missing");
-    return { dataKeyId: data.id, dataKey: await this.#unwrapRow(data), indexKey: await this.#unwrapRow(index) };
+    return {
+      dataKeyId: data.id,
+      dataKey: await this.#unwrapRow(data),
+      indexKey: await this.#unwrapRow(index),
+    };
   }
 
   async #dataKeyById(orgId: string, keyId: string): Promise<Buffer> {
@@ -107,7 +111,12 @@ export class Keyring {
     return { key, wrapped: wrapKey(org.dataKey, key, `dek:${messageId}`), keyId: org.dataKeyId };
   }
 
-  async openMessageKey(orgId: string, messageId: string, wrapped: Uint8Array, keyId: string): Promise<Buffer> {
+  async openMessageKey(
+    orgId: string,
+    messageId: string,
+    wrapped: Uint8Array,
+    keyId: string,
+  ): Promise<Buffer> {
     const kek = await this.#dataKeyById(orgId, keyId);
     return unwrapKey(kek, toBuffer(wrapped), `dek:${messageId}`);
   }

@@ -1,10 +1,10 @@
 import { createHash, createHmac } from "node:crypto";
-import { sealJson, seal, open, openJson } from "../crypto/aead.ts";
+import { open, openJson, seal, sealJson } from "../crypto/aead.ts";
+import { normalizeAddress } from "../crypto/blind-index.ts";
 import type { Db } from "../store/db.ts";
 import type { GroupCommitter } from "../store/group-commit.ts";
 import { deliveriesOf, findByIdempotency, type SubmissionRows } from "../store/messages.ts";
 import type { DeliveriesTable, EventsTable } from "../store/schema.ts";
-import { normalizeAddress } from "../crypto/blind-index.ts";
 import type { Clock } from "./clock.ts";
 import { SealpostError } from "./errors.ts";
 import { newId } from "./ids.ts";
@@ -123,7 +123,12 @@ async function replayIdempotent(
   const dek =
     existing.data_key === null
       ? null
-      : await deps.keyring.openMessageKey(existing.org_id, existing.id, existing.data_key, existing.data_key_id);
+      : await deps.keyring.openMessageKey(
+          existing.org_id,
+          existing.id,
+          existing.data_key,
+          existing.data_key_id,
+        );
   const deliveries = await deliveriesOf(deps.db, principal.orgId, [existing.id]);
   return {
     id: existing.id,
@@ -151,8 +156,12 @@ async function buildRows(
   const content: StoredContent = {
     v: 1,
     from: { name: msg.from.name, address: msg.from.address },
-    to: msg.recipients.filter((r) => r.kind === "to").map((r) => (r.name ? `${r.name} <${r.address}>` : r.address)),
-    cc: msg.recipients.filter((r) => r.kind === "cc").map((r) => (r.name ? `${r.name} <${r.address}>` : r.address)),
+    to: msg.recipients
+      .filter((r) => r.kind === "to")
+      .map((r) => (r.name ? `${r.name} <${r.address}>` : r.address)),
+    cc: msg.recipients
+      .filter((r) => r.kind === "cc")
+      .map((r) => (r.name ? `${r.name} <${r.address}>` : r.address)),
     replyTo: msg.replyTo.map((r) => (r.name ? `${r.name} <${r.address}>` : r.address)),
     subject: msg.subject,
     text: msg.text,

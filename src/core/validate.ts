@@ -64,7 +64,12 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-function text(v: unknown, field: string, issues: Issues, opts: { max: number; noCrlf?: boolean }): string | null {
+function text(
+  v: unknown,
+  field: string,
+  issues: Issues,
+  opts: { max: number; noCrlf?: boolean },
+): string | null {
   if (typeof v !== "string") {
     issues.add(field, "invalid_type", "must be a string");
     return null;
@@ -87,14 +92,23 @@ function addresses(v: unknown, field: string, issues: Issues): ParsedAddress[] {
     return [];
   }
   const out: ParsedAddress[] = [];
-  list.forEach((item, i) => {
+  for (const [i, item] of list.entries()) {
     const f = Array.isArray(v) ? `${field}[${i}]` : field;
-    if (typeof item !== "string") return issues.add(f, "invalid_type", "must be a string");
-    if (CRLF.test(item)) return issues.add(f, "header_injection", "must not contain CR or LF");
+    if (typeof item !== "string") {
+      issues.add(f, "invalid_type", "must be a string");
+      continue;
+    }
+    if (CRLF.test(item)) {
+      issues.add(f, "header_injection", "must not contain CR or LF");
+      continue;
+    }
     const parsed = parseAddress(item);
-    if (parsed === null) return issues.add(f, "invalid_address", "is not a valid email address");
+    if (parsed === null) {
+      issues.add(f, "invalid_address", "is not a valid email address");
+      continue;
+    }
     out.push(parsed);
-  });
+  }
   return out;
 }
 
@@ -115,9 +129,12 @@ function attachments(v: unknown, issues: Issues, limits: Limits): Attachment[] {
     return [];
   }
   const out: Attachment[] = [];
-  v.forEach((a, i) => {
+  for (const [i, a] of v.entries()) {
     const f = `attachments[${i}]`;
-    if (!isRecord(a)) return issues.add(f, "invalid_type", "must be an object");
+    if (!isRecord(a)) {
+      issues.add(f, "invalid_type", "must be an object");
+      continue;
+    }
     for (const k of Object.keys(a))
       if (!["filename", "content", "content_type", "content_id"].includes(k))
         issues.add(`${f}.${SAFE_KEY.test(k) ? k : "?"}`, "unknown_field", "is not a known attachment field");
@@ -129,18 +146,28 @@ function attachments(v: unknown, issues: Issues, limits: Limits): Attachment[] {
     if (contentType !== null && !/^[\w.+-]+\/[\w.+-]+$/.test(contentType))
       issues.add(`${f}.content_type`, "invalid_attachment", "must be a MIME type like application/pdf");
     const contentId =
-      a.content_id === undefined ? null : text(a.content_id, `${f}.content_id`, issues, { max: 255, noCrlf: true });
-    if (typeof a.content !== "string") return issues.add(`${f}.content`, "invalid_type", "must be base64 text");
+      a.content_id === undefined
+        ? null
+        : text(a.content_id, `${f}.content_id`, issues, { max: 255, noCrlf: true });
+    if (typeof a.content !== "string") {
+      issues.add(`${f}.content`, "invalid_type", "must be base64 text");
+      continue;
+    }
     const content = decodeBase64(a.content);
-    if (content === null) return issues.add(`${f}.content`, "invalid_attachment", "is not valid base64");
-    if (content.length > limits.maxAttachmentBytes)
-      return issues.add(`${f}.content`, "invalid_attachment", "is larger than the attachment size limit");
+    if (content === null) {
+      issues.add(`${f}.content`, "invalid_attachment", "is not valid base64");
+      continue;
+    }
+    if (content.length > limits.maxAttachmentBytes) {
+      issues.add(`${f}.content`, "invalid_attachment", "is larger than the attachment size limit");
+      continue;
+    }
     if (filename === null || filename === "" || contentType === null) {
       if (filename === "") issues.add(`${f}.filename`, "invalid_attachment", "must not be empty");
-      return;
+      continue;
     }
     out.push({ filename, contentType, content, contentId });
-  });
+  }
   return out;
 }
 
@@ -195,7 +222,12 @@ function metadata(v: unknown, issues: Issues): Record<string, string | number | 
       ((typeof val === "string" && val.length <= 500) ||
         (typeof val === "number" && Number.isFinite(val)) ||
         typeof val === "boolean");
-    if (!ok) issues.add("metadata", "invalid_value", "keys are 1-40 characters; values strings up to 500, numbers or booleans");
+    if (!ok)
+      issues.add(
+        "metadata",
+        "invalid_value",
+        "keys are 1-40 characters; values strings up to 500, numbers or booleans",
+      );
     else out[k] = val as string | number | boolean;
   }
   return out;
@@ -203,7 +235,8 @@ function metadata(v: unknown, issues: Issues): Record<string, string | number | 
 
 export function validateMessage(input: unknown, limits: Limits): ValidatedMessage {
   const issues = new Issues();
-  if (!isRecord(input)) throw new SealpostError("invalid_type", { detail: "The body must be a JSON object." });
+  if (!isRecord(input))
+    throw new SealpostError("invalid_type", { detail: "The body must be a JSON object." });
   for (const k of Object.keys(input)) {
     // Echo a key only when it looks like an identifier: a key can itself carry PHI.
     if (!KNOWN.has(k)) issues.add(SAFE_KEY.test(k) ? k : "?", "unknown_field", "is not a known field");
@@ -221,7 +254,11 @@ export function validateMessage(input: unknown, limits: Limits): ValidatedMessag
     for (const a of addresses(input[kind], kind, issues)) recipients.push({ ...a, kind });
   }
   if (recipients.length > limits.maxRecipients)
-    issues.add("to", "too_many_recipients", `at most ${limits.maxRecipients} recipients across to, cc and bcc`);
+    issues.add(
+      "to",
+      "too_many_recipients",
+      `at most ${limits.maxRecipients} recipients across to, cc and bcc`,
+    );
   const replyTo = input.reply_to === undefined ? [] : addresses(input.reply_to, "reply_to", issues);
   if (input.subject === undefined) issues.add("subject", "missing_field", "is required");
   const subject =
@@ -235,8 +272,11 @@ export function validateMessage(input: unknown, limits: Limits): ValidatedMessag
     issues.add("text", "missing_field", "text or html is required");
   const files = attachments(input.attachments, issues, limits);
   const total =
-    files.reduce((n, a) => n + a.content.length, 0) + Buffer.byteLength(textBody ?? "") + Buffer.byteLength(html ?? "");
-  if (total > limits.maxTotalBytes) issues.add("attachments", "payload_too_large", "the message is too large");
+    files.reduce((n, a) => n + a.content.length, 0) +
+    Buffer.byteLength(textBody ?? "") +
+    Buffer.byteLength(html ?? "");
+  if (total > limits.maxTotalBytes)
+    issues.add("attachments", "payload_too_large", "the message is too large");
   let encryption: EncryptionMode = "auto";
   if (input.encryption !== undefined) {
     if (typeof input.encryption !== "string" || !MODES.includes(input.encryption as EncryptionMode))
@@ -246,7 +286,8 @@ export function validateMessage(input: unknown, limits: Limits): ValidatedMessag
     else encryption = input.encryption as EncryptionMode;
   }
   for (const flag of ["allow_non_tls", "sandbox"] as const)
-    if (input[flag] !== undefined && typeof input[flag] !== "boolean") issues.add(flag, "invalid_type", "must be a boolean");
+    if (input[flag] !== undefined && typeof input[flag] !== "boolean")
+      issues.add(flag, "invalid_type", "must be a boolean");
   const result: ValidatedMessage = {
     from: fromList[0] ?? { name: null, address: "", asciiDomain: "" },
     recipients,

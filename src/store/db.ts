@@ -20,7 +20,9 @@ const INT8_OID = 20;
 /** int8 columns hold epoch milliseconds and counters, all well inside 2^53. */
 const pgTypes = {
   getTypeParser: ((oid: number, format?: "text" | "binary") =>
-    oid === INT8_OID ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+    oid === INT8_OID
+      ? (v: string) => Number(v)
+      : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
 };
 
 export function openDb(target: DatabaseTarget, dataDir: string, opts: { poolSize?: number } = {}): Db {

@@ -1,9 +1,7 @@
-import type { Transaction } from "kysely";
 import type { Db } from "./db.ts";
 import { chunks } from "./group-commit.ts";
 import type {
   AttachmentsTable,
-  Database,
   DeliveriesTable,
   DeliveryStatus,
   EventsTable,
@@ -20,40 +18,29 @@ export interface SubmissionRows {
 
 const ROWS_PER_INSERT = 400;
 
-async function insertChunked<T extends keyof Database>(
-  trx: Transaction<Database>,
-  table: T,
-  rows: readonly Database[T][],
-): Promise<void> {
-  for (const part of chunks(rows, ROWS_PER_INSERT)) {
-    // biome-ignore lint/suspicious/noExplicitAny: Kysely cannot narrow a generic table name.
-    await trx.insertInto(table).values(part as any).execute();
-  }
-}
-
 /** Writes a batch of submissions in one transaction (used through a GroupCommitter). */
 export async function insertSubmissions(db: Db, items: readonly SubmissionRows[]): Promise<void> {
   await db.kysely.transaction().execute(async (trx) => {
-    await insertChunked(
-      trx,
-      "messages",
+    for (const part of chunks(
       items.map((i) => i.message),
-    );
-    await insertChunked(
-      trx,
-      "attachments",
+      ROWS_PER_INSERT,
+    ))
+      await trx.insertInto("messages").values(part).execute();
+    for (const part of chunks(
       items.flatMap((i) => i.attachments),
-    );
-    await insertChunked(
-      trx,
-      "deliveries",
+      ROWS_PER_INSERT,
+    ))
+      await trx.insertInto("attachments").values(part).execute();
+    for (const part of chunks(
       items.flatMap((i) => i.deliveries),
-    );
-    await insertChunked(
-      trx,
-      "events",
+      ROWS_PER_INSERT,
+    ))
+      await trx.insertInto("deliveries").values(part).execute();
+    for (const part of chunks(
       items.flatMap((i) => i.events),
-    );
+      ROWS_PER_INSERT,
+    ))
+      await trx.insertInto("events").values(part).execute();
   });
 }
 
@@ -81,7 +68,11 @@ export async function findMessage(db: Db, orgId: string, id: string): Promise<Me
 
 export async function findMessagesByIds(db: Db, ids: readonly string[]): Promise<MessagesTable[]> {
   if (ids.length === 0) return [];
-  return db.kysely.selectFrom("messages").selectAll().where("id", "in", [...ids]).execute();
+  return db.kysely
+    .selectFrom("messages")
+    .selectAll()
+    .where("id", "in", [...ids])
+    .execute();
 }
 
 export async function attachmentsOf(db: Db, messageId: string): Promise<AttachmentsTable[]> {
@@ -93,7 +84,11 @@ export async function attachmentsOf(db: Db, messageId: string): Promise<Attachme
     .execute();
 }
 
-export async function deliveriesOf(db: Db, orgId: string, messageIds: readonly string[]): Promise<DeliveriesTable[]> {
+export async function deliveriesOf(
+  db: Db,
+  orgId: string,
+  messageIds: readonly string[],
+): Promise<DeliveriesTable[]> {
   if (messageIds.length === 0) return [];
   return db.kysely
     .selectFrom("deliveries")
@@ -131,7 +126,8 @@ export async function listMessages(db: Db, f: MessageFilter): Promise<MessagesTa
   if (f.before !== undefined) q = q.where("id", "<", f.before);
   if (f.from !== undefined) q = q.where("created_at", ">=", f.from);
   if (f.to !== undefined) q = q.where("created_at", "<", f.to);
-  if (f.tag !== undefined) q = q.where("tags", "like", `%${JSON.stringify(f.tag).replace(/[%_\\]/g, "\\$&")}%`);
+  if (f.tag !== undefined)
+    q = q.where("tags", "like", `%${JSON.stringify(f.tag).replace(/[%_\\]/g, "\\$&")}%`);
   if (f.status !== undefined || f.recipientBidx !== undefined) {
     const { status, recipientBidx } = f;
     q = q.where("id", "in", (eb) => {
@@ -155,14 +151,22 @@ export async function cancelPending(
   return db.kysely.transaction().execute(async (trx) => {
     const rows = await trx
       .updateTable("deliveries")
-      .set({ status: "cancelled", due_at: null, lease_owner: null, updated_at: now, last_reason: "cancelled" })
+      .set({
+        status: "cancelled",
+        due_at: null,
+        lease_owner: null,
+        updated_at: now,
+        last_reason: "cancelled",
+      })
       .where("org_id", "=", orgId)
       .where("message_id", "=", messageId)
       .where("status", "in", ["queued", "deferred"])
       .returning("id")
       .execute();
     const ids = rows.map((r) => r.id);
-    if (ids.length > 0) await insertChunked(trx, "events", ids.map(events));
+    if (ids.length > 0)
+      for (const part of chunks(ids.map(events), ROWS_PER_INSERT))
+        await trx.insertInto("events").values(part).execute();
     return ids;
   });
 }

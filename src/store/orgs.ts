@@ -16,7 +16,10 @@ export async function insertOrg(db: Db, org: OrgsTable, keys: readonly OrgKeysTa
   try {
     await db.kysely.transaction().execute(async (trx) => {
       await trx.insertInto("orgs").values(org).execute();
-      await trx.insertInto("org_keys").values([...keys]).execute();
+      await trx
+        .insertInto("org_keys")
+        .values([...keys])
+        .execute();
     });
     return org;
   } catch (err) {
@@ -49,7 +52,11 @@ export async function insertApiKey(db: Db, key: ApiKeysTable): Promise<void> {
 }
 
 export async function findApiKeyByHash(db: Db, secretHash: string): Promise<ApiKeysTable | undefined> {
-  return db.kysely.selectFrom("api_keys").selectAll().where("secret_hash", "=", secretHash).executeTakeFirst();
+  return db.kysely
+    .selectFrom("api_keys")
+    .selectAll()
+    .where("secret_hash", "=", secretHash)
+    .executeTakeFirst();
 }
 
 export async function listApiKeys(db: Db, orgId: string): Promise<ApiKeysTable[]> {

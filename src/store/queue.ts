@@ -120,7 +120,11 @@ export async function listSandbox(
   return q.orderBy("delivery_id", "desc").limit(limit).execute();
 }
 
-export async function findSandbox(db: Db, orgId: string, deliveryId: string): Promise<SandboxTable | undefined> {
+export async function findSandbox(
+  db: Db,
+  orgId: string,
+  deliveryId: string,
+): Promise<SandboxTable | undefined> {
   return db.kysely
     .selectFrom("sandbox_messages")
     .selectAll()

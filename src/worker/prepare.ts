@@ -1,8 +1,8 @@
-import { open } from "../crypto/aead.ts";
 import type { Keyring } from "../core/keyring.ts";
 import type { StoredContent } from "../core/message.ts";
 import { renderMime } from "../core/mime.ts";
 import { attachmentAad, openContent, recipientAad } from "../core/submit.ts";
+import { open } from "../crypto/aead.ts";
 import { type Db, toBuffer } from "../store/db.ts";
 import { attachmentsOf, findMessagesByIds } from "../store/messages.ts";
 import type { DeliveriesTable, MessagesTable } from "../store/schema.ts";
@@ -90,7 +90,15 @@ export class MessageCache {
 
   async #prepare(row: MessagesTable): Promise<PreparedMessage> {
     if (row.data_key === null || row.content === null)
-      return { id: row.id, orgId: row.org_id, mode: row.mode, createdAt: row.created_at, dek: Buffer.alloc(0), content: null, raw: null };
+      return {
+        id: row.id,
+        orgId: row.org_id,
+        mode: row.mode,
+        createdAt: row.created_at,
+        dek: Buffer.alloc(0),
+        content: null,
+        raw: null,
+      };
     const dek = await this.#keyring.openMessageKey(row.org_id, row.id, row.data_key, row.data_key_id);
     const content = openContent(dek, row.id, row.content);
     const atts = row.attachment_count === 0 ? [] : await attachmentsOf(this.#db, row.id);

@@ -1,6 +1,6 @@
+import { newId } from "../core/ids.ts";
 import { seal } from "../crypto/aead.ts";
 import { addressDomain } from "../crypto/blind-index.ts";
-import { newId } from "../core/ids.ts";
 import type { AttemptOutcome, TlsEvidence } from "../delivery/outcome.ts";
 import type { Completion } from "../store/queue.ts";
 import type { DeliveriesTable, EventsTable } from "../store/schema.ts";
@@ -34,7 +34,11 @@ export function sandboxAad(deliveryId: string): string {
 }
 
 /** Evidence in the shape the API shows; built from the outcome by allow-list. */
-export function evidenceJson(e: TlsEvidence | null, outcome: AttemptOutcome | null, extra: object = {}): string {
+export function evidenceJson(
+  e: TlsEvidence | null,
+  outcome: AttemptOutcome | null,
+  extra: object = {},
+): string {
   return JSON.stringify({
     ...(e === null
       ? {}

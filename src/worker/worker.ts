@@ -52,11 +52,14 @@ export class Worker {
     if (this.#running) return;
     this.#running = true;
     this.#loop = this.#run();
-    this.#renewTimer = setInterval(() => {
-      renewLeases(this.#deps.db, this.id, this.#deps.clock.now(), this.#leaseMs).catch((err: unknown) =>
-        this.#deps.logger.error({ err, workerId: this.id }, "lease renewal failed"),
-      );
-    }, Math.max(1000, Math.floor(this.#leaseMs / 3)));
+    this.#renewTimer = setInterval(
+      () => {
+        renewLeases(this.#deps.db, this.id, this.#deps.clock.now(), this.#leaseMs).catch((err: unknown) =>
+          this.#deps.logger.error({ err, workerId: this.id }, "lease renewal failed"),
+        );
+      },
+      Math.max(1000, Math.floor(this.#leaseMs / 3)),
+    );
     this.#renewTimer.unref();
   }
 

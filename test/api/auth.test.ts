@@ -1,12 +1,18 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { hashToken } from "../../src/core/api-keys.ts";
 import { ensureOrg } from "../../src/core/bootstrap.ts";
 import type { Scope } from "../../src/core/principal.ts";
 import { revokeApiKey } from "../../src/store/orgs.ts";
-import { hashToken } from "../../src/core/api-keys.ts";
 import { auth, startTestApp } from "../helpers/app.ts";
 
-const payload = { from: "clinic@example.com", to: "p@example.org", subject: "Hi", text: "Hello", sandbox: true };
+const payload = {
+  from: "clinic@example.com",
+  to: "p@example.org",
+  subject: "Hi",
+  text: "Hello",
+  sandbox: true,
+};
 
 /** Every /v1 route, with the scope it needs. */
 const routes: { method: "GET" | "POST"; url: string; scope: Scope }[] = [
@@ -27,9 +33,15 @@ test("every /v1 route refuses missing, malformed and revoked keys, and missing s
   const covered = routes.map((r) => `${r.method} ${r.url.replace("ID", "{id}").replace("DLV", "{id}")}`);
   assert.deepEqual([...documented].sort(), [...covered].sort(), "a /v1 route is missing from this test");
 
-  const sent = (await app.api.inject({ method: "POST", url: "/v1/messages", headers: auth(adminKey), payload })).json();
+  const sent = (
+    await app.api.inject({ method: "POST", url: "/v1/messages", headers: auth(adminKey), payload })
+  ).json();
   const revoked = await key(["admin"]);
-  const row = await app.db.kysely.selectFrom("api_keys").select("id").where("secret_hash", "=", hashToken(revoked)).executeTakeFirstOrThrow();
+  const row = await app.db.kysely
+    .selectFrom("api_keys")
+    .select("id")
+    .where("secret_hash", "=", hashToken(revoked))
+    .executeTakeFirstOrThrow();
   await revokeApiKey(app.db, app.defaultOrgId, row.id, Date.now());
 
   for (const r of routes) {
@@ -47,9 +59,9 @@ test("every /v1 route refuses missing, malformed and revoked keys, and missing s
       assert.equal(res.statusCode, 401, `${r.method} ${r.url} ${what}`);
       assert.equal(res.json().code, "unauthorized");
     }
-    const others = (["messages:send", "messages:read", "messages:read_content", "keys:manage"] as Scope[]).filter(
-      (s) => s !== r.scope,
-    );
+    const others = (
+      ["messages:send", "messages:read", "messages:read_content", "keys:manage"] as Scope[]
+    ).filter((s) => s !== r.scope);
     const res = await call(auth(await key(others)));
     assert.equal(res.statusCode, 403, `${r.method} ${r.url} without ${r.scope}`);
     assert.equal(res.json().code, "forbidden");
@@ -58,7 +70,9 @@ test("every /v1 route refuses missing, malformed and revoked keys, and missing s
 
 test("another org's messages are not found, not forbidden", async (t) => {
   const { app, adminKey, key } = await startTestApp(t, { worker: false });
-  const sent = (await app.api.inject({ method: "POST", url: "/v1/messages", headers: auth(adminKey), payload })).json();
+  const sent = (
+    await app.api.inject({ method: "POST", url: "/v1/messages", headers: auth(adminKey), payload })
+  ).json();
   const other = await ensureOrg(app.db, app.keyring, app.clock, "other");
   const otherKey = await key(["admin"], "live", other.id);
   for (const [method, url] of [
@@ -71,13 +85,17 @@ test("another org's messages are not found, not forbidden", async (t) => {
   }
   const list = (await app.api.inject({ url: "/v1/messages", headers: auth(otherKey) })).json();
   assert.equal(list.data.length, 0);
-  const byRcpt = (await app.api.inject({ url: "/v1/messages?recipient=p@example.org", headers: auth(otherKey) })).json();
+  const byRcpt = (
+    await app.api.inject({ url: "/v1/messages?recipient=p@example.org", headers: auth(otherKey) })
+  ).json();
   assert.equal(byRcpt.data.length, 0);
 });
 
 test("reading content needs messages:read_content", async (t) => {
   const { app, adminKey, key } = await startTestApp(t, { worker: false });
-  const sent = (await app.api.inject({ method: "POST", url: "/v1/messages", headers: auth(adminKey), payload })).json();
+  const sent = (
+    await app.api.inject({ method: "POST", url: "/v1/messages", headers: auth(adminKey), payload })
+  ).json();
   const reader = await key(["messages:read"]);
   const ok = await app.api.inject({ url: `/v1/messages/${sent.id}`, headers: auth(reader) });
   assert.equal(ok.statusCode, 200);

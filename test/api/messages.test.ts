@@ -19,7 +19,13 @@ test("a sandbox message runs the pipeline and lands in the sandbox inbox", async
       ...base,
       cc: "Nurse <nurse@example.org>",
       html: "<p>See you on <b>Tuesday</b>.</p>",
-      attachments: [{ filename: "prep.pdf", content_type: "application/pdf", content: Buffer.from("%PDF-1.4 x").toString("base64") }],
+      attachments: [
+        {
+          filename: "prep.pdf",
+          content_type: "application/pdf",
+          content: Buffer.from("%PDF-1.4 x").toString("base64"),
+        },
+      ],
       headers: { "X-Clinic-Ref": "A1" },
       tags: ["reminder"],
       sandbox: true,
@@ -46,7 +52,9 @@ test("a sandbox message runs the pipeline and lands in the sandbox inbox", async
   assert.deepEqual(msg.tags, ["reminder"]);
   assert.equal(msg.deliveries[0].evidence.sandbox, true);
   assert.deepEqual(
-    msg.events.filter((e: { delivery_id: string }) => e.delivery_id === sent.deliveries[0].id).map((e: { type: string }) => e.type),
+    msg.events
+      .filter((e: { delivery_id: string }) => e.delivery_id === sent.deliveries[0].id)
+      .map((e: { type: string }) => e.type),
     ["queued", "sent", "delivered"],
   );
   assert.equal(msg.content, undefined, "content only when asked for");
@@ -54,7 +62,10 @@ test("a sandbox message runs the pipeline and lands in the sandbox inbox", async
   const inbox = await app.api.inject({ url: "/v1/sandbox/messages", headers: auth(adminKey) });
   assert.equal(inbox.statusCode, 200);
   assert.equal(inbox.json().data.length, 2);
-  const one = await app.api.inject({ url: `/v1/sandbox/messages/${sent.deliveries[0].id}`, headers: auth(adminKey) });
+  const one = await app.api.inject({
+    url: `/v1/sandbox/messages/${sent.deliveries[0].id}`,
+    headers: auth(adminKey),
+  });
   const captured = one.json();
   assert.equal(captured.subject, "Your appointment");
   assert.equal(captured.envelope_to, "patient@example.org");
@@ -65,14 +76,22 @@ test("a sandbox message runs the pipeline and lands in the sandbox inbox", async
   assert.match(raw, new RegExp(`Message-ID: <${sent.id}@example.com>`));
   assert.doesNotMatch(raw, /^Bcc:/im);
 
-  const withContent = await app.api.inject({ url: `/v1/messages/${sent.id}?include=content`, headers: auth(adminKey) });
+  const withContent = await app.api.inject({
+    url: `/v1/messages/${sent.id}?include=content`,
+    headers: auth(adminKey),
+  });
   assert.equal(withContent.json().content.subject, "Your appointment");
 });
 
 test("a test-mode key always captures in the sandbox", async (t) => {
   const { app, key } = await startTestApp(t);
   const testKey = await key(["messages:send", "messages:read", "messages:read_content"], "test");
-  const res = await app.api.inject({ method: "POST", url: "/v1/messages", headers: auth(testKey), payload: base });
+  const res = await app.api.inject({
+    method: "POST",
+    url: "/v1/messages",
+    headers: auth(testKey),
+    payload: base,
+  });
   assert.equal(res.statusCode, 202);
   const id = res.json().id;
   const msg = await eventually(async () => {
@@ -106,14 +125,18 @@ test("listing filters by status, recipient, tag and time, with a cursor", async 
     page2.data.map((m: { id: string }) => m.id),
     [ids[2], ids[1]],
   );
-  const byRcpt = (await app.api.inject({ url: "/v1/messages?recipient=P3@Example.org", headers: auth(adminKey) })).json();
+  const byRcpt = (
+    await app.api.inject({ url: "/v1/messages?recipient=P3@Example.org", headers: auth(adminKey) })
+  ).json();
   assert.deepEqual(
     byRcpt.data.map((m: { id: string }) => m.id),
     [ids[3]],
   );
   const byTag = (await app.api.inject({ url: "/v1/messages?tag=even", headers: auth(adminKey) })).json();
   assert.equal(byTag.data.length, 3);
-  const queued = (await app.api.inject({ url: "/v1/messages?status=queued", headers: auth(adminKey) })).json();
+  const queued = (
+    await app.api.inject({ url: "/v1/messages?status=queued", headers: auth(adminKey) })
+  ).json();
   assert.equal(queued.data.length, 5);
   const future = (
     await app.api.inject({ url: "/v1/messages?from=2999-01-01T00:00:00Z", headers: auth(adminKey) })
@@ -124,12 +147,25 @@ test("listing filters by status, recipient, tag and time, with a cursor", async 
 test("cancel stops deliveries that have not gone out", async (t) => {
   const { app, adminKey } = await startTestApp(t, { worker: false });
   const sent = (
-    await app.api.inject({ method: "POST", url: "/v1/messages", headers: auth(adminKey), payload: { ...base, sandbox: true } })
+    await app.api.inject({
+      method: "POST",
+      url: "/v1/messages",
+      headers: auth(adminKey),
+      payload: { ...base, sandbox: true },
+    })
   ).json();
-  const res = await app.api.inject({ method: "POST", url: `/v1/messages/${sent.id}/cancel`, headers: auth(adminKey) });
+  const res = await app.api.inject({
+    method: "POST",
+    url: `/v1/messages/${sent.id}/cancel`,
+    headers: auth(adminKey),
+  });
   assert.equal(res.statusCode, 200, res.body);
   assert.equal(res.json().status, "cancelled");
-  const again = await app.api.inject({ method: "POST", url: `/v1/messages/${sent.id}/cancel`, headers: auth(adminKey) });
+  const again = await app.api.inject({
+    method: "POST",
+    url: `/v1/messages/${sent.id}/cancel`,
+    headers: auth(adminKey),
+  });
   assert.equal(again.statusCode, 409);
   assert.equal(again.json().code, "invalid_state");
   app.startWorker();

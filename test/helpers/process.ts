@@ -35,7 +35,8 @@ export function spawnSealpost(args: string[], env: Record<string, string>): Seal
       for (;;) {
         const m = re.exec(out);
         if (m !== null) return m;
-        if (child.exitCode !== null) throw new Error(`sealpost exited (${child.exitCode}):\n${out.slice(-2000)}`);
+        if (child.exitCode !== null)
+          throw new Error(`sealpost exited (${child.exitCode}):\n${out.slice(-2000)}`);
         if (Date.now() > deadline) throw new Error(`timed out waiting for ${re}:\n${out.slice(-2000)}`);
         await new Promise((r) => setTimeout(r, 20));
       }

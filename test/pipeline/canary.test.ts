@@ -57,7 +57,12 @@ test("canary PHI appears nowhere in the store files, a database dump or the logs
     headers: { "X-Ref": CANARY.header },
     metadata: { note: CANARY.metadata },
   };
-  const live = await app.api.inject({ method: "POST", url: "/v1/messages", headers: auth(adminKey), payload });
+  const live = await app.api.inject({
+    method: "POST",
+    url: "/v1/messages",
+    headers: auth(adminKey),
+    payload,
+  });
   assert.equal(live.statusCode, 202);
   const sandbox = await app.api.inject({
     method: "POST",

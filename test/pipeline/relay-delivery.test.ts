@@ -12,7 +12,13 @@ const message = {
   subject: "Lab results ready",
   text: "Your results are ready.",
   html: "<p>Your results are <b>ready</b>.</p>",
-  attachments: [{ filename: "results.pdf", content_type: "application/pdf", content: Buffer.from("%PDF-1.7 results").toString("base64") }],
+  attachments: [
+    {
+      filename: "results.pdf",
+      content_type: "application/pdf",
+      content: Buffer.from("%PDF-1.7 results").toString("base64"),
+    },
+  ],
   headers: { "X-Clinic-Ref": "R-1" },
 };
 
@@ -23,7 +29,12 @@ test("a live message relayed to a TLS server is delivered, with TLS evidence", a
     env: { SEALPOST_RELAY: `smtp://127.0.0.1:${sink.port}` },
     deliveryCa: (await testCertificate()).cert,
   });
-  const res = await app.api.inject({ method: "POST", url: "/v1/messages", headers: auth(adminKey), payload: message });
+  const res = await app.api.inject({
+    method: "POST",
+    url: "/v1/messages",
+    headers: auth(adminKey),
+    payload: message,
+  });
   assert.equal(res.statusCode, 202, res.body);
   const id = res.json().id;
   const msg = await eventually(async () => {
@@ -56,7 +67,10 @@ test("a live message relayed to a TLS server is delivered, with TLS evidence", a
 
 for (const variant of [
   { name: "without STARTTLS", opts: { starttls: false } },
-  { name: "offering only TLS 1.0/1.1", opts: { tls: { minVersion: "TLSv1", maxVersion: "TLSv1.1", ciphers: "DEFAULT@SECLEVEL=0" } } },
+  {
+    name: "offering only TLS 1.0/1.1",
+    opts: { tls: { minVersion: "TLSv1", maxVersion: "TLSv1.1", ciphers: "DEFAULT@SECLEVEL=0" } },
+  },
 ]) {
   test(`a server ${variant.name} never gets DATA: deferred, then failed tls_unavailable`, async (t) => {
     const sink = await startSmtpSink(variant.opts);
@@ -66,9 +80,15 @@ for (const variant of [
       clock,
       env: { SEALPOST_RELAY: `smtp://127.0.0.1:${sink.port}` },
     });
-    const res = await app.api.inject({ method: "POST", url: "/v1/messages", headers: auth(adminKey), payload: message });
+    const res = await app.api.inject({
+      method: "POST",
+      url: "/v1/messages",
+      headers: auth(adminKey),
+      payload: message,
+    });
     const id = res.json().id;
-    const get = async () => (await app.api.inject({ url: `/v1/messages/${id}`, headers: auth(adminKey) })).json();
+    const get = async () =>
+      (await app.api.inject({ url: `/v1/messages/${id}`, headers: auth(adminKey) })).json();
     const deferred = await eventually(async () => {
       const body = await get();
       return body.status === "deferred" ? body : undefined;
@@ -93,9 +113,13 @@ for (const variant of [
 }
 
 test("a 5xx from the server fails the delivery at once; a 4xx defers it", async (t) => {
-  const sink = await startSmtpSink({ rejectRcpt: (a) => (a.startsWith("gone") ? 550 : a.startsWith("busy") ? 451 : null) });
+  const sink = await startSmtpSink({
+    rejectRcpt: (a) => (a.startsWith("gone") ? 550 : a.startsWith("busy") ? 451 : null),
+  });
   t.after(() => sink.close());
-  const { app, adminKey } = await startTestApp(t, { env: { SEALPOST_RELAY: `smtp://127.0.0.1:${sink.port}` } });
+  const { app, adminKey } = await startTestApp(t, {
+    env: { SEALPOST_RELAY: `smtp://127.0.0.1:${sink.port}` },
+  });
   const res = await app.api.inject({
     method: "POST",
     url: "/v1/messages",
@@ -105,7 +129,9 @@ test("a 5xx from the server fails the delivery at once; a 4xx defers it", async 
   const id = res.json().id;
   const msg = await eventually(async () => {
     const body = (await app.api.inject({ url: `/v1/messages/${id}`, headers: auth(adminKey) })).json();
-    return body.deliveries.every((d: { status: string }) => d.status !== "queued" && d.status !== "sending") ? body : undefined;
+    return body.deliveries.every((d: { status: string }) => d.status !== "queued" && d.status !== "sending")
+      ? body
+      : undefined;
   });
   const byTo = Object.fromEntries(msg.deliveries.map((d: { to: string }) => [d.to, d]));
   assert.equal(byTo["gone@example.org"].status, "failed");

@@ -63,8 +63,17 @@ test(`crash: ${TOTAL} messages, SIGKILL mid-submission and mid-delivery, restart
         try {
           const res = await fetch(`${base}/v1/messages`, {
             method: "POST",
-            headers: { authorization: `Bearer ${BOOTSTRAP_KEY}`, "content-type": "application/json", "idempotency-key": `crash-${n}` },
-            body: JSON.stringify({ from: "clinic@example.com", to: `p${n}@example.org`, subject: `Message ${n}`, text: "x".repeat(2000) }),
+            headers: {
+              authorization: `Bearer ${BOOTSTRAP_KEY}`,
+              "content-type": "application/json",
+              "idempotency-key": `crash-${n}`,
+            },
+            body: JSON.stringify({
+              from: "clinic@example.com",
+              to: `p${n}@example.org`,
+              subject: `Message ${n}`,
+              text: "x".repeat(2000),
+            }),
           });
           if (res.status === 202) {
             accepted.add(((await res.json()) as { id: string }).id);
@@ -87,7 +96,8 @@ test(`crash: ${TOTAL} messages, SIGKILL mid-submission and mid-delivery, restart
 
   // Second kill while deliveries are in flight.
   const deadline1 = Date.now() + 120_000;
-  while (sink.messages.length < TOTAL * 0.75 && Date.now() < deadline1) await new Promise((r) => setTimeout(r, 20));
+  while (sink.messages.length < TOTAL * 0.75 && Date.now() < deadline1)
+    await new Promise((r) => setTimeout(r, 20));
   if (sink.messages.length < TOTAL) await killAndRestart();
 
   const received = new Map<string, number>();
@@ -103,9 +113,17 @@ test(`crash: ${TOTAL} messages, SIGKILL mid-submission and mid-delivery, restart
   }
   const lost = [...accepted].filter((id) => !received.has(id)).length;
   const duplicated = [...received.values()].filter((c) => c > 1).length;
-  t.diagnostic(`kills: ${kills}, accepted: ${accepted.size}, delivered: ${received.size}, lost: ${lost}, duplicated: ${duplicated}`);
-  process.stdout.write(`# crash harness: kills=${kills} accepted=${accepted.size} lost=${lost} duplicated=${duplicated}\n`);
+  t.diagnostic(
+    `kills: ${kills}, accepted: ${accepted.size}, delivered: ${received.size}, lost: ${lost}, duplicated: ${duplicated}`,
+  );
+  process.stdout.write(
+    `# crash harness: kills=${kills} accepted=${accepted.size} lost=${lost} duplicated=${duplicated}\n`,
+  );
   assert.equal(lost, 0, "no accepted message is lost");
   assert.ok(duplicated <= kills * CONCURRENCY, "only deliveries in flight at a kill may repeat");
-  assert.equal([...received.keys()].filter((id) => !accepted.has(id)).length, 0, "nothing unexpected delivered");
+  assert.equal(
+    [...received.keys()].filter((id) => !accepted.has(id)).length,
+    0,
+    "nothing unexpected delivered",
+  );
 });

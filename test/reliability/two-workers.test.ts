@@ -36,7 +36,11 @@ test(`two worker processes on one PostgreSQL deliver ${TOTAL} messages, no dupli
     for (const w of workers) await w.kill("SIGKILL");
   });
   for (let i = 0; i < 2; i++) {
-    const w = spawnSealpost(["start", "--roles", "worker"], { ...env, SEALPOST_LOG_LEVEL: "warn", SEALPOST_WORKER_CONCURRENCY: "32" });
+    const w = spawnSealpost(["start", "--roles", "worker"], {
+      ...env,
+      SEALPOST_LOG_LEVEL: "warn",
+      SEALPOST_WORKER_CONCURRENCY: "32",
+    });
     workers.push(w);
     await w.waitForLine(/sealpost started/);
   }
@@ -50,7 +54,9 @@ test(`two worker processes on one PostgreSQL deliver ${TOTAL} messages, no dupli
   }
   const lost = accepted.filter((id) => !counts.has(id)).length;
   const duplicated = [...counts.values()].filter((c) => c > 1).length;
-  process.stdout.write(`# two workers: accepted=${accepted.length} delivered=${counts.size} lost=${lost} duplicated=${duplicated}\n`);
+  process.stdout.write(
+    `# two workers: accepted=${accepted.length} delivered=${counts.size} lost=${lost} duplicated=${duplicated}\n`,
+  );
   assert.equal(lost, 0);
   assert.equal(duplicated, 0);
   const rows = await app.db.kysely

@@ -5,15 +5,19 @@ import { problemFor, sendProblem } from "../problem.ts";
 
 export function registerHealthRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.get("/healthz", { schema: { summary: "Liveness", tags: ["ops"] } }, async () => ({ status: "ok" }));
-  app.get("/readyz", { schema: { summary: "Readiness: started and the store answers", tags: ["ops"] } }, async (_req, reply) => {
-    if (!deps.ready()) return sendProblem(reply, problemFor("not_ready"));
-    try {
-      await ping(deps.db);
-    } catch {
-      return sendProblem(reply, problemFor("not_ready", { detail: "The store does not answer." }));
-    }
-    return { status: "ready" };
-  });
+  app.get(
+    "/readyz",
+    { schema: { summary: "Readiness: started and the store answers", tags: ["ops"] } },
+    async (_req, reply) => {
+      if (!deps.ready()) return sendProblem(reply, problemFor("not_ready"));
+      try {
+        await ping(deps.db);
+      } catch {
+        return sendProblem(reply, problemFor("not_ready", { detail: "The store does not answer." }));
+      }
+      return { status: "ready" };
+    },
+  );
   app.get("/metrics", { schema: { summary: "Prometheus metrics", tags: ["ops"] } }, async (_req, reply) =>
     reply.type("text/plain; version=0.0.4").send(await deps.metrics()),
   );

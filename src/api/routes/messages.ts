@@ -1,30 +1,34 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { blindIndex } from "../../crypto/blind-index.ts";
+import { parseBareAddress } from "../../core/address.ts";
 import { SealpostError } from "../../core/errors.ts";
+import { newId } from "../../core/ids.ts";
 import { hasScope } from "../../core/principal.ts";
 import { submitMessage } from "../../core/submit.ts";
-import { parseBareAddress } from "../../core/address.ts";
-import {
-  cancelPending,
-  deliveriesOf,
-  eventsOf,
-  findMessage,
-  listMessages,
-} from "../../store/messages.ts";
+import { blindIndex } from "../../crypto/blind-index.ts";
+import { cancelPending, deliveriesOf, eventsOf, findMessage, listMessages } from "../../store/messages.ts";
 import type { DeliveryStatus } from "../../store/schema.ts";
-import { newId } from "../../core/ids.ts";
 import { guard, principalOf } from "../auth.ts";
 import type { ApiDeps } from "../context.ts";
 import { messageDek, messageView } from "../views.ts";
 import { idParam, sendMessageBody } from "./schemas.ts";
 
-const STATUSES: readonly DeliveryStatus[] = ["queued", "sending", "deferred", "delivered", "failed", "cancelled"];
+const STATUSES: readonly DeliveryStatus[] = [
+  "queued",
+  "sending",
+  "deferred",
+  "delivered",
+  "failed",
+  "cancelled",
+];
 
 function idempotencyKey(request: FastifyRequest): string | undefined {
   const raw = request.headers["idempotency-key"];
   if (raw === undefined) return undefined;
   if (typeof raw !== "string")
-    throw new SealpostError("invalid_idempotency_key", { field: "Idempotency-Key", detail: "Send one Idempotency-Key header." });
+    throw new SealpostError("invalid_idempotency_key", {
+      field: "Idempotency-Key",
+      detail: "Send one Idempotency-Key header.",
+    });
   return raw;
 }
 
@@ -35,7 +39,8 @@ function param(request: FastifyRequest): string {
 function timeParam(value: unknown, field: string): number | undefined {
   if (value === undefined) return undefined;
   const ms = typeof value === "string" ? Date.parse(value) : Number.NaN;
-  if (Number.isNaN(ms)) throw new SealpostError("invalid_value", { field, detail: `${field} must be an ISO 8601 time.` });
+  if (Number.isNaN(ms))
+    throw new SealpostError("invalid_value", { field, detail: `${field} must be an ISO 8601 time.` });
   return ms;
 }
 
@@ -73,7 +78,8 @@ export function registerMessageRoutes(app: FastifyInstance, deps: ApiDeps): void
       preHandler: guard(deps, "messages:read"),
       schema: {
         summary: "Get a message: per-recipient status, evidence and events",
-        description: "`?include=content` adds the decrypted content; it needs the messages:read_content scope.",
+        description:
+          "`?include=content` adds the decrypted content; it needs the messages:read_content scope.",
         tags: ["messages"],
         params: idParam,
         querystring: { type: "object", properties: { include: { type: "string", enum: ["content"] } } },
@@ -86,7 +92,9 @@ export function registerMessageRoutes(app: FastifyInstance, deps: ApiDeps): void
       if (query.include !== undefined && !wantContent)
         throw new SealpostError("invalid_value", { field: "include", detail: "include must be content." });
       if (wantContent && !hasScope(principal, "messages:read_content"))
-        throw new SealpostError("forbidden", { detail: "Reading content needs the messages:read_content scope." });
+        throw new SealpostError("forbidden", {
+          detail: "Reading content needs the messages:read_content scope.",
+        });
       const m = await findMessage(deps.db, principal.orgId, param(request));
       if (m === undefined) throw new SealpostError("not_found");
       const [deliveries, events, dek] = await Promise.all([
@@ -129,15 +137,25 @@ export function registerMessageRoutes(app: FastifyInstance, deps: ApiDeps): void
       if (!Number.isInteger(limit) || limit < 1 || limit > 100)
         throw new SealpostError("invalid_value", { field: "limit", detail: "limit must be 1-100." });
       if (q.status !== undefined && !STATUSES.includes(q.status as DeliveryStatus))
-        throw new SealpostError("invalid_value", { field: "status", detail: `status must be one of ${STATUSES.join(", ")}.` });
+        throw new SealpostError("invalid_value", {
+          field: "status",
+          detail: `status must be one of ${STATUSES.join(", ")}.`,
+        });
       let recipientBidx: string | undefined;
       if (q.recipient !== undefined) {
         const parsed = typeof q.recipient === "string" ? parseBareAddress(q.recipient) : null;
         if (parsed === null) throw new SealpostError("invalid_address", { field: "recipient" });
-        recipientBidx = blindIndex((await deps.keyring.orgKeys(principal.orgId)).indexKey, parsed.address, "address");
+        recipientBidx = blindIndex(
+          (await deps.keyring.orgKeys(principal.orgId)).indexKey,
+          parsed.address,
+          "address",
+        );
       }
       if (q.tag !== undefined && (typeof q.tag !== "string" || !/^[A-Za-z0-9_.:-]{1,64}$/.test(q.tag)))
-        throw new SealpostError("invalid_value", { field: "tag", detail: "tag must be 1-64 characters of A-Z a-z 0-9 _ . : -" });
+        throw new SealpostError("invalid_value", {
+          field: "tag",
+          detail: "tag must be 1-64 characters of A-Z a-z 0-9 _ . : -",
+        });
       const rows = await listMessages(deps.db, {
         orgId: principal.orgId,
         limit: limit + 1,
@@ -167,7 +185,8 @@ export function registerMessageRoutes(app: FastifyInstance, deps: ApiDeps): void
       return {
         object: "list",
         data,
-        next_cursor: rows.length > limit && last !== undefined ? Buffer.from(last.id).toString("base64url") : null,
+        next_cursor:
+          rows.length > limit && last !== undefined ? Buffer.from(last.id).toString("base64url") : null,
       };
     },
   );
@@ -197,7 +216,9 @@ export function registerMessageRoutes(app: FastifyInstance, deps: ApiDeps): void
         details: "{}",
       }));
       if (cancelled.length === 0)
-        throw new SealpostError("invalid_state", { detail: "No delivery of this message is still waiting to be sent." });
+        throw new SealpostError("invalid_state", {
+          detail: "No delivery of this message is still waiting to be sent.",
+        });
       const deliveries = await deliveriesOf(deps.db, principal.orgId, [m.id]);
       return { ...messageView(m, deliveries, await messageDek(deps.keyring, m)), cancelled };
     },

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { simpleParser } from "mailparser";
-import { open } from "../../crypto/aead.ts";
 import { SealpostError } from "../../core/errors.ts";
+import { open } from "../../crypto/aead.ts";
 import { toBuffer } from "../../store/db.ts";
 import { findMessage } from "../../store/messages.ts";
 import { findDelivery, findSandbox, listSandbox } from "../../store/queue.ts";
@@ -21,7 +21,8 @@ async function view(deps: ApiDeps, row: SandboxTable, full: boolean) {
   const m = await findMessage(deps.db, row.org_id, row.message_id);
   const delivery = await findDelivery(deps.db, row.delivery_id);
   const dek = m === undefined ? null : await messageDek(deps.keyring, m);
-  if (dek === null || delivery === undefined) return { id: row.delivery_id, message_id: row.message_id, shredded: true };
+  if (dek === null || delivery === undefined)
+    return { id: row.delivery_id, message_id: row.message_id, shredded: true };
   const raw = open(dek, toBuffer(row.raw), sandboxAad(row.delivery_id));
   const parsed = await simpleParser(raw);
   return {
@@ -35,7 +36,9 @@ async function view(deps: ApiDeps, row: SandboxTable, full: boolean) {
       ? {
           text: parsed.text ?? null,
           html: typeof parsed.html === "string" ? parsed.html : null,
-          headers: Object.fromEntries(parsed.headerLines.map((h) => [h.key, h.line.slice(h.key.length + 1).trim()])),
+          headers: Object.fromEntries(
+            parsed.headerLines.map((h) => [h.key, h.line.slice(h.key.length + 1).trim()]),
+          ),
           attachments: parsed.attachments.map((a) => ({
             filename: a.filename ?? null,
             content_type: a.contentType,
@@ -70,7 +73,8 @@ export function registerSandboxRoutes(app: FastifyInstance, deps: ApiDeps): void
       let before: string | undefined;
       if (q.cursor !== undefined) {
         before = Buffer.from(q.cursor, "base64url").toString("utf8");
-        if (!/^dlv_[0-9a-z]{26}$/.test(before)) throw new SealpostError("invalid_cursor", { field: "cursor" });
+        if (!/^dlv_[0-9a-z]{26}$/.test(before))
+          throw new SealpostError("invalid_cursor", { field: "cursor" });
       }
       const rows = await listSandbox(deps.db, principal.orgId, before, limit + 1);
       const page = rows.slice(0, limit);
@@ -79,7 +83,9 @@ export function registerSandboxRoutes(app: FastifyInstance, deps: ApiDeps): void
         object: "list",
         data: await Promise.all(page.map((r) => view(deps, r, false))),
         next_cursor:
-          rows.length > limit && last !== undefined ? Buffer.from(last.delivery_id).toString("base64url") : null,
+          rows.length > limit && last !== undefined
+            ? Buffer.from(last.delivery_id).toString("base64url")
+            : null,
       };
     },
   );
@@ -88,7 +94,11 @@ export function registerSandboxRoutes(app: FastifyInstance, deps: ApiDeps): void
     "/v1/sandbox/messages/:id",
     {
       preHandler: guard(deps, "messages:read_content"),
-      schema: { summary: "One captured sandbox message (by delivery id)", tags: ["sandbox"], params: idParam },
+      schema: {
+        summary: "One captured sandbox message (by delivery id)",
+        tags: ["sandbox"],
+        params: idParam,
+      },
     },
     async (request) => {
       const principal = principalOf(request);

@@ -45,7 +45,8 @@ export const sendMessageBody = {
     sandbox: {
       type: "boolean",
       default: false,
-      description: "Run the whole pipeline but capture the message in the sandbox inbox instead of delivering it.",
+      description:
+        "Run the whole pipeline but capture the message in the sandbox inbox instead of delivering it.",
     },
   },
 } as const;
