@@ -11,9 +11,11 @@ import { createMetrics } from "./core/metrics.ts";
 import type { SubmitDeps } from "./core/submit.ts";
 import { localKeyWrapper } from "./crypto/key-provider.ts";
 import { loadMasterKey } from "./crypto/master-key.ts";
+import { ensureDevCertificate } from "./crypto/tls-cert.ts";
 import { createResolver } from "./delivery/dns.ts";
 import { deliverToDomain } from "./delivery/route.ts";
 import { createLogger, type Logger } from "./logging/logger.ts";
+import { createSubmissionServers, type SubmissionServers } from "./smtp/server.ts";
 import { type Db, openDb } from "./store/db.ts";
 import { GroupCommitter } from "./store/group-commit.ts";
 import { insertSubmissions, type SubmissionRows } from "./store/messages.ts";
@@ -25,8 +27,8 @@ import { Worker } from "./worker/worker.ts";
  * The composition root: builds every dependency once from the validated config and
  * starts the roles asked for. Nothing else constructs databases, loggers or keys.
  */
-export type Role = "api" | "worker";
-export const ALL_ROLES: readonly Role[] = ["api", "worker"];
+export type Role = "api" | "smtp" | "worker";
+export const ALL_ROLES: readonly Role[] = ["api", "smtp", "worker"];
 
 export interface SealpostOptions {
   clock?: Clock;
@@ -53,6 +55,8 @@ export interface Sealpost {
   bootstrapCreated: boolean;
   masterKeySource: string;
   listen(): Promise<string>;
+  /** Starts SMTP submission (587 STARTTLS, 465 implicit TLS); returns the bound ports. */
+  listenSmtp(): Promise<{ smtp: number; smtps: number }>;
   startWorker(): void;
   close(): Promise<void>;
 }
@@ -143,6 +147,7 @@ export async function createSealpost(config: Config, opts: SealpostOptions = {})
     metrics: () => metrics.render(),
   });
   let workerStarted = false;
+  let smtp: SubmissionServers | null = null;
   return {
     config,
     db,
@@ -160,6 +165,31 @@ export async function createSealpost(config: Config, opts: SealpostOptions = {})
       ready = true;
       return address;
     },
+    async listenSmtp() {
+      let tls: { cert: Buffer; key: Buffer };
+      if (https !== null) tls = https;
+      else {
+        const dev = await ensureDevCertificate(config.dataDir);
+        tls = { cert: Buffer.from(dev.cert), key: Buffer.from(dev.key) };
+      }
+      smtp = createSubmissionServers({
+        db,
+        clock,
+        logger,
+        submit,
+        hostname: config.hostname,
+        tls,
+        maxMessageBytes: config.maxMessageBytes,
+        maxRecipients: DEFAULT_LIMITS.maxRecipients,
+      });
+      const ports = await smtp.listen({
+        smtp: config.smtpPort,
+        smtps: config.smtpsPort,
+        host: config.smtpHost,
+      });
+      ready = true;
+      return ports;
+    },
     startWorker() {
       workerStarted = true;
       worker.start();
@@ -168,6 +198,7 @@ export async function createSealpost(config: Config, opts: SealpostOptions = {})
     async close() {
       ready = false;
       await api.close();
+      await smtp?.close();
       if (workerStarted) await worker.stop();
       await committer.flushed();
       await db.close();

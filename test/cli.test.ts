@@ -20,6 +20,8 @@ async function setup(t: import("node:test").TestContext) {
   return {
     SEALPOST_DATA_DIR: dataDir,
     SEALPOST_LOG_LEVEL: "warn",
+    SEALPOST_SMTP_PORT: "0",
+    SEALPOST_SMTPS_PORT: "0",
     ...(database.url === undefined ? {} : { SEALPOST_DATABASE_URL: database.url }),
   } as Record<string, string>;
 }

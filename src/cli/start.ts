@@ -33,6 +33,20 @@ export async function startCommand(
       `A new master key was generated in ${config.dataDir}/master.key (mode 0600). Back it up: without it the stored messages cannot be read.`,
     );
   if (roles.includes("worker")) app.startWorker();
+  if (roles.includes("smtp")) {
+    try {
+      const ports = await app.listenSmtp();
+      lines.push(
+        `SMTP submission on ${config.smtpHost}:${ports.smtp} (STARTTLS) and ${config.smtpHost}:${ports.smtps} (TLS); password = API key`,
+      );
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (code !== "EACCES" && code !== "EADDRINUSE") throw err;
+      lines.push(
+        `SMTP submission not started: ports ${config.smtpPort}/${config.smtpsPort} are ${code === "EACCES" ? "privileged" : "in use"}. Set SEALPOST_SMTP_PORT / SEALPOST_SMTPS_PORT (e.g. 2587 / 2465).`,
+      );
+    }
+  }
   if (roles.includes("api")) {
     const address = await app.listen();
     lines.push(`HTTP API listening on ${address}  (docs: ${address}/docs, OpenAPI: ${address}/openapi.json)`);

@@ -124,6 +124,16 @@ export const SETTINGS = {
     },
   },
   httpPort: port("SEALPOST_HTTP_PORT", "Port of the HTTP API.", 8080),
+  smtpHost: {
+    env: "SEALPOST_SMTP_HOST",
+    description: "Interface SMTP submission listens on (TLS is always required before AUTH).",
+    defaultText: "127.0.0.1",
+    parse: (raw: string | undefined) => {
+      const v = raw === undefined || raw === "" ? "127.0.0.1" : raw;
+      if (v !== "localhost" && isIP(v) === 0) throw new SettingError("must be an IP address or localhost");
+      return v;
+    },
+  },
   smtpPort: port("SEALPOST_SMTP_PORT", "SMTP submission port (STARTTLS required before AUTH).", 587),
   smtpsPort: port("SEALPOST_SMTPS_PORT", "SMTP submission port with implicit TLS.", 465),
   tlsCert: optionalString(

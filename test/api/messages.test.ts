@@ -218,3 +218,30 @@ test("health, readiness, metrics and the OpenAPI document", async (t) => {
   const docs = await app.api.inject({ url: "/docs/" });
   assert.equal(docs.statusCode, 200);
 });
+
+test("internationalised addresses (UTF-8 local part, IDN domain) are accepted and delivered", async (t) => {
+  const { app, adminKey } = await startTestApp(t);
+  const res = await app.api.inject({
+    method: "POST",
+    url: "/v1/messages",
+    headers: auth(adminKey),
+    payload: { ...base, to: ["josé@bücher.example", "用户@例子.example"], sandbox: true },
+  });
+  assert.equal(res.statusCode, 202, res.body);
+  const id = res.json().id;
+  const msg = await eventually(async () => {
+    const body = (await app.api.inject({ url: `/v1/messages/${id}`, headers: auth(adminKey) })).json();
+    return body.status === "delivered" ? body : undefined;
+  });
+  assert.deepEqual(
+    msg.deliveries.map((d: { to: string }) => d.to),
+    ["josé@bücher.example", "用户@例子.example"],
+  );
+  const byRcpt = (
+    await app.api.inject({
+      url: `/v1/messages?recipient=${encodeURIComponent("JOSÉ@xn--bcher-kva.example")}`,
+      headers: auth(adminKey),
+    })
+  ).json();
+  assert.equal(byRcpt.data.length, 1, "blind index matches case-insensitively across IDN forms");
+});
