@@ -142,8 +142,71 @@ function initial(dialect: Dialect): Migration {
   };
 }
 
+/** Sending domains with DKIM keys, suppressions, the MTA-STS policy cache (issue: delivery engine). */
+function deliveryEngine(dialect: Dialect): Migration {
+  const bin = blob(dialect);
+  return {
+    async up(db: AnyDb) {
+      await db.schema
+        .createTable("domains")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("org_id", "text", (c) => c.notNull().references("orgs.id"))
+        .addColumn("name", "text", (c) => c.notNull())
+        .addColumn("status", "text", (c) => c.notNull())
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .addColumn("verified_at", "bigint")
+        .addColumn("last_check", "text")
+        .addColumn("mta_sts_id", "text", (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex("domains_org_name").on("domains").columns(["org_id", "name"]).unique().execute();
+      await db.schema
+        .createTable("dkim_keys")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("org_id", "text", (c) => c.notNull())
+        .addColumn("domain_id", "text", (c) => c.notNull().references("domains.id"))
+        .addColumn("selector", "text", (c) => c.notNull())
+        .addColumn("algorithm", "text", (c) => c.notNull())
+        .addColumn("public_key", "text", (c) => c.notNull())
+        .addColumn("private_key", bin, (c) => c.notNull())
+        .addColumn("wrapped_by", "text", (c) => c.notNull())
+        .addColumn("active", "integer", (c) => c.notNull())
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .addColumn("retired_at", "bigint")
+        .execute();
+      await db.schema.createIndex("dkim_keys_domain").on("dkim_keys").columns(["domain_id", "active"]).execute();
+      await db.schema
+        .createTable("suppressions")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("org_id", "text", (c) => c.notNull())
+        .addColumn("address_bidx", "text", (c) => c.notNull())
+        .addColumn("address", bin, (c) => c.notNull())
+        .addColumn("wrapped_by", "text", (c) => c.notNull())
+        .addColumn("reason", "text", (c) => c.notNull())
+        .addColumn("delivery_id", "text")
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex("suppressions_org_address")
+        .on("suppressions")
+        .columns(["org_id", "address_bidx"])
+        .unique()
+        .execute();
+      await db.schema
+        .createTable("mta_sts_policies")
+        .addColumn("domain", "text", (c) => c.primaryKey())
+        .addColumn("policy_id", "text", (c) => c.notNull())
+        .addColumn("mode", "text", (c) => c.notNull())
+        .addColumn("mx", "text", (c) => c.notNull())
+        .addColumn("max_age", "bigint", (c) => c.notNull())
+        .addColumn("fetched_at", "bigint", (c) => c.notNull())
+        .addColumn("expires_at", "bigint", (c) => c.notNull())
+        .execute();
+    },
+  };
+}
+
 function migrations(dialect: Dialect): Record<string, Migration> {
-  return { "0001_initial": initial(dialect) };
+  return { "0001_initial": initial(dialect), "0002_delivery_engine": deliveryEngine(dialect) };
 }
 
 export async function migrate(db: Db): Promise<{ applied: string[] }> {

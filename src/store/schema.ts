@@ -101,7 +101,63 @@ export interface SandboxTable {
   raw: Uint8Array;
 }
 
+export interface DomainsTable {
+  id: string;
+  org_id: string;
+  /** The sending domain in ASCII (punycode) form: the org's own domain, not PHI. */
+  name: string;
+  status: "pending" | "verified";
+  created_at: number;
+  verified_at: number | null;
+  /** JSON of the last verification report. */
+  last_check: string | null;
+  mta_sts_id: string;
+}
+
+export interface DkimKeysTable {
+  id: string;
+  org_id: string;
+  domain_id: string;
+  selector: string;
+  algorithm: "rsa" | "ed25519";
+  /** base64 of the SubjectPublicKeyInfo (rsa) or raw 32-byte key (ed25519), as published in DNS. */
+  public_key: string;
+  /** PKCS#8 PEM sealed with the org data key `wrapped_by`. */
+  private_key: Uint8Array;
+  wrapped_by: string;
+  active: number;
+  created_at: number;
+  retired_at: number | null;
+}
+
+export interface SuppressionsTable {
+  id: string;
+  org_id: string;
+  address_bidx: string;
+  /** The address sealed with the org data key `wrapped_by`. */
+  address: Uint8Array;
+  wrapped_by: string;
+  reason: "hard_bounce" | "complaint" | "unsubscribe" | "manual";
+  delivery_id: string | null;
+  created_at: number;
+}
+
+export interface MtaStsPoliciesTable {
+  domain: string;
+  policy_id: string;
+  mode: "enforce" | "testing" | "none";
+  /** JSON list of MX patterns. */
+  mx: string;
+  max_age: number;
+  fetched_at: number;
+  expires_at: number;
+}
+
 export interface Database {
+  domains: DomainsTable;
+  dkim_keys: DkimKeysTable;
+  suppressions: SuppressionsTable;
+  mta_sts_policies: MtaStsPoliciesTable;
   orgs: OrgsTable;
   org_keys: OrgKeysTable;
   api_keys: ApiKeysTable;
