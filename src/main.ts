@@ -1,3 +1,4 @@
+import type { Resolver } from "node:dns/promises";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
@@ -14,9 +15,12 @@ import { loadMasterKey } from "./crypto/master-key.ts";
 import { ensureDevCertificate } from "./crypto/tls-cert.ts";
 import { createResolver } from "./delivery/dns.ts";
 import { deliverToDomain } from "./delivery/route.ts";
+import type { DomainDeps } from "./domains/service.ts";
+import { SigningKeyCache } from "./domains/signing-cache.ts";
 import { createLogger, type Logger } from "./logging/logger.ts";
 import { createSubmissionServers, type SubmissionServers } from "./smtp/server.ts";
 import { type Db, openDb } from "./store/db.ts";
+import { findDomainByName } from "./store/domains.ts";
 import { GroupCommitter } from "./store/group-commit.ts";
 import { insertSubmissions, type SubmissionRows } from "./store/messages.ts";
 import { migrate } from "./store/migrations.ts";
@@ -61,11 +65,14 @@ export interface Sealpost {
   close(): Promise<void>;
 }
 
-export function smtpDeliverer(config: Config, logger: Logger, ca?: string): Deliverer {
-  const resolver = createResolver(
+export function createDnsResolver(config: Config): Resolver {
+  return createResolver(
     config.dnsServers.map((s) => (s.host.includes(":") ? `[${s.host}]:${s.port}` : `${s.host}:${s.port}`)),
     5000,
   );
+}
+
+export function smtpDeliverer(config: Config, logger: Logger, resolver: Resolver, ca?: string): Deliverer {
   return {
     async deliver(req) {
       const result = await deliverToDomain(req.domain, { from: req.from, to: req.to }, req.raw, {
@@ -105,13 +112,16 @@ export async function createSealpost(config: Config, opts: SealpostOptions = {})
       ? false
       : await ensureBootstrapKey(db, clock, org.id, config.bootstrapKey);
 
-  const deliverer = opts.deliverer ?? smtpDeliverer(config, logger, opts.deliveryCa);
+  const resolver = createDnsResolver(config);
+  const domains: DomainDeps = { db, keyring, clock, resolver, hostname: config.hostname };
+  const deliverer = opts.deliverer ?? smtpDeliverer(config, logger, resolver, opts.deliveryCa);
   const worker = new Worker({
     db,
     keyring,
     clock,
     logger,
     deliverer,
+    signing: new SigningKeyCache(domains),
     concurrency: config.workerConcurrency,
     leaseMs: opts.leaseMs ?? config.leaseSeconds * 1000,
     ...(opts.pollMs === undefined ? {} : { pollMs: opts.pollMs }),
@@ -128,6 +138,8 @@ export async function createSealpost(config: Config, opts: SealpostOptions = {})
     committer,
     limits: DEFAULT_LIMITS,
     maxDeliveryMs: config.maxDeliveryHours * 3_600_000,
+    senderVerified: async (orgId, domain) =>
+      (await findDomainByName(db, orgId, domain))?.status === "verified",
     notify: () => worker.notify(),
   };
   let ready = false;
@@ -142,6 +154,7 @@ export async function createSealpost(config: Config, opts: SealpostOptions = {})
     clock,
     logger,
     submit,
+    domains,
     bodyLimit: config.maxMessageBytes,
     ready: () => ready,
     metrics: () => metrics.render(),

@@ -1,6 +1,7 @@
 import type { Clock } from "../core/clock.ts";
 import type { Keyring } from "../core/keyring.ts";
 import type { SubmitDeps } from "../core/submit.ts";
+import type { DomainDeps } from "../domains/service.ts";
 import type { Logger } from "../logging/logger.ts";
 import type { Db } from "../store/db.ts";
 
@@ -11,6 +12,7 @@ export interface ApiDeps {
   clock: Clock;
   logger: Logger;
   submit: SubmitDeps;
+  domains: DomainDeps;
   bodyLimit: number;
   /** Serve HTTPS with this pair (SEALPOST_TLS_CERT/KEY); null for plain HTTP on loopback. */
   https: { cert: Buffer; key: Buffer } | null;

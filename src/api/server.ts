@@ -3,9 +3,11 @@ import fastifySwaggerUi from "@fastify/swagger-ui";
 import Fastify, { type FastifyInstance } from "fastify";
 import type { ApiDeps } from "./context.ts";
 import { errorHandler, problemFor, sendProblem } from "./problem.ts";
+import { registerDomainRoutes } from "./routes/domains.ts";
 import { registerHealthRoutes } from "./routes/health.ts";
 import { registerMessageRoutes } from "./routes/messages.ts";
 import { registerSandboxRoutes } from "./routes/sandbox.ts";
+import { registerSuppressionRoutes } from "./routes/suppressions.ts";
 
 /**
  * Builds the HTTP API. Request logging is ours (allow-listed fields only): Fastify's own
@@ -60,5 +62,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   registerHealthRoutes(app, deps);
   registerMessageRoutes(app, deps);
   registerSandboxRoutes(app, deps);
+  registerDomainRoutes(app, deps);
+  registerSuppressionRoutes(app, deps);
   return app;
 }

@@ -12,7 +12,9 @@ export function aggregateStatus(statuses: readonly string[]): string {
   if (has("deferred")) return "deferred";
   if (has("queued")) return "queued";
   if (statuses.every((s) => s === "delivered")) return "delivered";
-  if (statuses.every((s) => s === "failed" || s === "cancelled")) return "failed";
+  if (statuses.every((s) => s === "suppressed")) return "suppressed";
+  if (statuses.every((s) => s === "bounced")) return "bounced";
+  if (statuses.every((s) => s !== "delivered")) return "failed";
   return "partially_delivered";
 }
 

@@ -28,6 +28,11 @@ export const ERRORS = {
     title: "This option is not available in this version of sealpost.",
     smtp: [504, "5.5.4"],
   },
+  domain_not_verified: {
+    status: 422,
+    title: "The From domain is not a verified sending domain of this organization.",
+    smtp: [550, "5.7.1"],
+  },
   malformed_json: { status: 400, title: "The request body is not valid JSON.", smtp: [501, "5.5.4"] },
   unsupported_media_type: {
     status: 415,

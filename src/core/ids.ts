@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
  */
 const ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz";
 
-export type IdPrefix = "msg" | "dlv" | "evt" | "org" | "key" | "okey" | "att";
+export type IdPrefix = "msg" | "dlv" | "evt" | "org" | "key" | "okey" | "att" | "dom" | "sup";
 
 export type RandomSource = (size: number) => Buffer;
 

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { open, seal } from "../crypto/aead.ts";
 import { blindIndex } from "../crypto/blind-index.ts";
 import type { KeyWrapper } from "../crypto/key-provider.ts";
 import { generateDataKey, unwrapKey, wrapKey } from "../crypto/keys.ts";
@@ -119,6 +120,20 @@ export class Keyring {
   ): Promise<Buffer> {
     const kek = await this.#dataKeyById(orgId, keyId);
     return unwrapKey(kek, toBuffer(wrapped), `dek:${messageId}`);
+  }
+
+  /** Seals org-level secrets (DKIM private keys, suppressed addresses) with the org data key. */
+  async sealForOrg(
+    orgId: string,
+    plaintext: Buffer,
+    aad: string,
+  ): Promise<{ sealed: Buffer; keyId: string }> {
+    const org = await this.orgKeys(orgId);
+    return { sealed: seal(org.dataKey, plaintext, aad), keyId: org.dataKeyId };
+  }
+
+  async openForOrg(orgId: string, keyId: string, sealed: Uint8Array, aad: string): Promise<Buffer> {
+    return open(await this.#dataKeyById(orgId, keyId), toBuffer(sealed), aad);
   }
 
   async addressIndex(orgId: string, normalizedAddress: string): Promise<string> {

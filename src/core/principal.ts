@@ -1,11 +1,20 @@
 /** Who is calling: resolved from an API key by the auth layer of each entry point. */
-export type Scope = "messages:send" | "messages:read" | "messages:read_content" | "keys:manage" | "admin";
+export type Scope =
+  | "messages:send"
+  | "messages:read"
+  | "messages:read_content"
+  | "keys:manage"
+  | "domains:manage"
+  | "suppressions:manage"
+  | "admin";
 
 export const ALL_SCOPES: readonly Scope[] = [
   "messages:send",
   "messages:read",
   "messages:read_content",
   "keys:manage",
+  "domains:manage",
+  "suppressions:manage",
   "admin",
 ];
 

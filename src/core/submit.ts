@@ -5,6 +5,7 @@ import type { Db } from "../store/db.ts";
 import type { GroupCommitter } from "../store/group-commit.ts";
 import { deliveriesOf, findByIdempotency, type SubmissionRows } from "../store/messages.ts";
 import type { DeliveriesTable, EventsTable } from "../store/schema.ts";
+import { suppressedAmong } from "../store/suppressions.ts";
 import type { Clock } from "./clock.ts";
 import { SealpostError } from "./errors.ts";
 import { newId } from "./ids.ts";
@@ -25,6 +26,8 @@ export interface SubmitDeps {
   committer: GroupCommitter<SubmissionRows>;
   limits: Limits;
   maxDeliveryMs: number;
+  /** Whether the org may send live mail from this (ASCII) domain: a verified sending domain. */
+  senderVerified: (orgId: string, domain: string) => Promise<boolean>;
   /** Wakes local workers after a commit. */
   notify: () => void;
 }
@@ -77,6 +80,10 @@ export async function submitMessage(
       detail: "Idempotency-Key must be 1-255 printable ASCII characters.",
     });
   const msg = validateMessage(input, deps.limits);
+  // Step "policy": live mail only from the org's verified domains (test mode is exempt).
+  const live = principal.mode === "live" && !msg.sandbox;
+  if (live && !(await deps.senderVerified(principal.orgId, msg.from.asciiDomain)))
+    throw new SealpostError("domain_not_verified", { field: "from" });
   const orgKeys = await deps.keyring.orgKeys(principal.orgId);
   let idem: { hash: string; request: string } | null = null;
   if (key !== undefined) {
@@ -138,8 +145,8 @@ async function replayIdempotent(
       id: d.id,
       to: dek === null ? "" : open(dek, Buffer.from(d.recipient), recipientAad(d.id)).toString("utf8"),
       kind: d.kind,
-      // The first answer, as it was: every delivery had just been queued.
-      status: "queued",
+      // The first answer, as it was: every delivery had just been queued (or suppressed).
+      status: d.status === "suppressed" ? "suppressed" : "queued",
     })),
   };
 }
@@ -181,36 +188,43 @@ async function buildRows(
     Buffer.byteLength(msg.html ?? "");
   const deliveries: DeliveriesTable[] = [];
   const events: EventsTable[] = [];
-  for (const r of msg.recipients) {
+  const bidxs = await Promise.all(
+    msg.recipients.map((r) => deps.keyring.addressIndex(principal.orgId, normalizeAddress(r.address))),
+  );
+  // Step "suppression": a suppressed address gets a final `suppressed` delivery, no attempt.
+  const suppressed = await suppressedAmong(deps.db, principal.orgId, bidxs);
+  for (const [i, r] of msg.recipients.entries()) {
     const id = newId("dlv", now);
-    const normalized = normalizeAddress(r.address);
+    const bidx = bidxs[i] ?? "";
+    const blocked = suppressed.has(bidx);
     deliveries.push({
       id,
       message_id: messageId,
       org_id: principal.orgId,
       kind: r.kind,
       recipient: seal(dek.key, Buffer.from(r.address, "utf8"), recipientAad(id)),
-      recipient_bidx: await deps.keyring.addressIndex(principal.orgId, normalized),
+      recipient_bidx: bidx,
       domain_bidx: await deps.keyring.domainIndex(principal.orgId, r.asciiDomain),
-      status: "queued",
-      due_at: now,
+      status: blocked ? "suppressed" : "queued",
+      due_at: blocked ? null : now,
       lease_owner: null,
       attempts: 0,
       expires_at: now + deps.maxDeliveryMs,
       created_at: now,
       updated_at: now,
-      last_reason: null,
+      last_reason: blocked ? "suppressed" : null,
       evidence: null,
     });
-    events.push({
-      id: newId("evt", now),
-      org_id: principal.orgId,
-      message_id: messageId,
-      delivery_id: id,
-      type: "queued",
-      created_at: now,
-      details: "{}",
-    });
+    for (const type of blocked ? ["queued", "suppressed"] : ["queued"])
+      events.push({
+        id: newId("evt", now),
+        org_id: principal.orgId,
+        message_id: messageId,
+        delivery_id: id,
+        type,
+        created_at: now,
+        details: "{}",
+      });
   }
   return {
     message: {

@@ -9,9 +9,15 @@
  * required, verified the certificate), otherwise send() is never called and no envelope or
  * message byte goes out. `minVersion: "TLSv1.2"` and `rejectUnauthorized` on the handshake are
  * a second, independent layer of the same rule.
+ *
+ * Sessions for the pool (pool.ts): `openSession` runs the same connect and the same gate once
+ * and hands back a session that passed it; `transact` sends one message over it (RSET between
+ * transactions after a refusal: `resetSession`; nodemailer pipelines MAIL FROM, RCPT TO and
+ * DATA when the server offers PIPELINING). A session that did not pass the gate is never
+ * returned, so no envelope or message byte can go out over it.
  */
 import { isIP } from "node:net";
-import type { ConnectionOptions } from "node:tls";
+import { type ConnectionOptions, TLSSocket } from "node:tls";
 import SMTPConnection from "nodemailer/lib/smtp-connection";
 import { classifySmtpError, type SessionState } from "./classify.ts";
 import { type AttemptOutcome, type FailedOutcome, hardFail, softFail, type TlsEvidence } from "./outcome.ts";
@@ -54,7 +60,7 @@ export function attemptDeadlineMs(timeoutMs: number, messageBytes: number): numb
 
 const FORBIDDEN_IN_ADDRESS = /[\r\n<>\s]/;
 
-function validEnvelope(envelope: DeliveryEnvelope): boolean {
+export function validEnvelope(envelope: DeliveryEnvelope): boolean {
   return (
     !FORBIDDEN_IN_ADDRESS.test(envelope.from) &&
     envelope.to.length > 0 &&
@@ -68,45 +74,14 @@ function hasEightBit(raw: Buffer): boolean {
   return raw.some((b) => b > 0x7f);
 }
 
-/**
- * Ends the session: QUIT when the connection is still usable (nodemailer has not torn it down
- * after an error), then waits, at most `graceMs`, until the socket is closed.
- */
-function closeSession(conn: SMTPConnection, graceMs: number): Promise<void> {
-  return new Promise<void>((resolve) => {
-    // Run after nodemailer's own error handling, which closes a broken connection itself.
-    setImmediate(() => {
-      if (conn.destroyed) return resolve();
-      const timer = setTimeout(() => {
-        conn.close();
-        resolve();
-      }, graceMs);
-      conn.once("end", () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      conn.quit();
-    });
-  });
-}
-
-/** Delivers `raw` to one recipient at one host. Never throws; every failure is an outcome. */
-export function deliverOnce(
-  target: DeliveryTarget,
-  envelope: DeliveryEnvelope,
-  raw: Buffer,
-  opts: DeliverOptions,
-): Promise<AttemptOutcome> {
-  const evidence: TlsEvidence = emptyEvidence(target.host, target.ip ?? null, target.port);
-  if (!validEnvelope(envelope) || raw.length === 0) {
-    return Promise.resolve(hardFail("protocol_error", evidence));
-  }
+/** A client for one connection to `target`, STARTTLS required, TLS 1.2+ on the handshake. */
+function connectionFor(target: DeliveryTarget, opts: DeliverOptions): SMTPConnection {
   const servername = opts.servername ?? (isIP(target.host) === 0 ? target.host : undefined);
   const tls: ConnectionOptions = { minVersion: "TLSv1.2", rejectUnauthorized: opts.requireVerifiedCert };
   if (servername !== undefined) tls.servername = servername;
   if (opts.ca !== undefined) tls.ca = opts.ca;
 
-  const conn = new SMTPConnection({
+  return new SMTPConnection({
     host: target.ip ?? target.host,
     port: target.port,
     secure: false,
@@ -127,6 +102,53 @@ export function deliverOnce(
     debug: false,
     transactionLog: false,
   });
+}
+
+/**
+ * Ends the session: QUIT when the connection is still usable (nodemailer has not torn it down
+ * after an error), then waits, at most `graceMs`, until the socket is closed.
+ */
+export function closeSession(conn: SMTPConnection, graceMs: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    // Run after nodemailer's own error handling, which closes a broken connection itself.
+    setImmediate(() => {
+      if (conn.destroyed) return resolve();
+      const timer = setTimeout(() => {
+        conn.close();
+        resolve();
+      }, graceMs);
+      conn.once("end", () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      conn.quit();
+    });
+  });
+}
+
+/** `sent` when the server took the message for the recipient; a reply we cannot read is 250. */
+function sentOutcome(
+  info: SMTPConnection.SentMessageInfo | undefined,
+  envelope: DeliveryEnvelope,
+  evidence: TlsEvidence,
+): AttemptOutcome {
+  if (info === undefined || !info.accepted.includes(envelope.to)) return softFail("protocol_error", evidence);
+  const reply = parseReply(info.response) ?? { code: 250, enhanced: null, text: "" };
+  return { kind: "sent", evidence, reply };
+}
+
+/** Delivers `raw` to one recipient at one host. Never throws; every failure is an outcome. */
+export function deliverOnce(
+  target: DeliveryTarget,
+  envelope: DeliveryEnvelope,
+  raw: Buffer,
+  opts: DeliverOptions,
+): Promise<AttemptOutcome> {
+  const evidence: TlsEvidence = emptyEvidence(target.host, target.ip ?? null, target.port);
+  if (!validEnvelope(envelope) || raw.length === 0) {
+    return Promise.resolve(hardFail("protocol_error", evidence));
+  }
+  const conn = connectionFor(target, opts);
   let envelopeStarted = false;
   const snapshot = (): SessionState => ({
     upgrading: conn.upgrading === true,
@@ -165,15 +187,204 @@ export function deliverOnce(
       conn.send(
         { from: envelope.from, to: [envelope.to], size: raw.length, use8BitMime: hasEightBit(raw) },
         raw,
-        (sendErr, info) => {
-          if (sendErr) return fail(sendErr);
-          if (info === undefined || !info.accepted.includes(envelope.to)) {
-            return finish(softFail("protocol_error", evidence));
-          }
-          const reply = parseReply(info.response) ?? { code: 250, enhanced: null, text: "" };
-          finish({ kind: "sent", evidence, reply });
-        },
+        (sendErr, info) => (sendErr ? fail(sendErr) : finish(sentOutcome(info, envelope, evidence))),
       );
     });
+  });
+}
+
+/** A connection that passed the TLS gate, ready for one transaction after another. */
+export interface SmtpSession {
+  readonly conn: SMTPConnection;
+  /** What the gate read from the TLS socket; every outcome sent through the session copies it. */
+  readonly evidence: Readonly<TlsEvidence>;
+  /** False once the connection failed or was closed by either side. */
+  alive(): boolean;
+  /** Bytes received from the server since the gate (tells whether it answered anything). */
+  received(): number;
+  /** Runs `listener` once when the connection fails or closes; returns an unsubscribe. */
+  onGone(listener: () => void): () => void;
+}
+
+function sessionOf(conn: SMTPConnection, socket: TLSSocket, evidence: TlsEvidence): SmtpSession {
+  let gone = false;
+  let bytes = 0;
+  const listeners = new Set<() => void>();
+  const markGone = (): void => {
+    if (gone) return;
+    gone = true;
+    for (const listener of listeners) listener();
+    listeners.clear();
+  };
+  // An 'error' listener stays for the life of the connection (an unhandled one would throw).
+  conn.on("error", markGone);
+  conn.once("end", markGone);
+  // Counted before nodemailer's own handler sees the chunk, which may complete a send at once.
+  socket.prependListener("data", (chunk: Buffer) => {
+    bytes += chunk.length;
+  });
+  return {
+    conn,
+    evidence,
+    alive: () => !gone && !conn.destroyed,
+    received: () => bytes,
+    onGone(listener) {
+      if (gone) {
+        listener();
+        return () => {};
+      }
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+  };
+}
+
+export type OpenedSession =
+  | { kind: "ready"; session: SmtpSession }
+  | { kind: "refused"; outcome: FailedOutcome };
+
+/**
+ * Connects, EHLO, STARTTLS, EHLO, and runs the TLS gate, exactly as `deliverOnce` does before
+ * MAIL FROM. A connection that fails or does not pass the gate is closed and its outcome
+ * returned (with the evidence read so far); only a session that passed is handed back.
+ */
+export function openSession(target: DeliveryTarget, opts: DeliverOptions): Promise<OpenedSession> {
+  const evidence = emptyEvidence(target.host, target.ip ?? null, target.port);
+  const conn = connectionFor(target, opts);
+  return new Promise<OpenedSession>((resolve) => {
+    let settled = false;
+    const refuse = (outcome: FailedOutcome): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(deadline);
+      void closeSession(conn, Math.min(opts.timeoutMs, 2000)).then(() =>
+        resolve({ kind: "refused", outcome }),
+      );
+    };
+    const fail = (err: unknown): void =>
+      refuse(
+        classifySmtpError(
+          err,
+          { upgrading: conn.upgrading === true, secure: conn.secure, envelopeStarted: false },
+          evidence,
+        ),
+      );
+    const ended = (): void => refuse(softFail("connection_failed", evidence));
+    // Connect, greeting and STARTTLS are bounded by nodemailer's own timers; this is a safety net.
+    const deadline = setTimeout(() => refuse(softFail("timeout", evidence)), opts.timeoutMs * 3);
+
+    conn.on("error", fail);
+    conn.once("end", ended);
+    conn.connect((err) => {
+      if (err) return fail(err);
+      if (settled) return;
+      // THE GATE, as in deliverOnce: nothing but EHLO/STARTTLS has been sent on this connection.
+      const socket = conn._socket;
+      const refused = checkTlsSession(socket, conn.secure, opts.requireVerifiedCert, evidence);
+      if (refused !== null || !(socket instanceof TLSSocket))
+        return refuse(refused ?? softFail("tls_unavailable", evidence));
+      settled = true;
+      clearTimeout(deadline);
+      const session = sessionOf(conn, socket, evidence);
+      conn.off("error", fail);
+      conn.off("end", ended);
+      resolve({ kind: "ready", session });
+    });
+  });
+}
+
+/** How one transaction on a session went, and what the session is good for afterwards. */
+export interface Transaction {
+  outcome: AttemptOutcome;
+  /** `reuse` as is, `reset` (RSET) before the next transaction, or `discard` the connection. */
+  next: "reuse" | "reset" | "discard";
+  /**
+   * True when the server accepted nothing of this transaction and no message byte went out: it
+   * answered nothing at all (a connection it had already dropped), or 421 to MAIL FROM. Only
+   * then may the message be tried again on another connection.
+   */
+  stale: boolean;
+}
+
+function field(err: unknown, name: string): unknown {
+  return typeof err === "object" && err !== null ? (err as Record<string, unknown>)[name] : undefined;
+}
+
+/** Sends `raw` to one recipient over `session`. Never throws; every failure is an outcome. */
+export function transact(
+  session: SmtpSession,
+  envelope: DeliveryEnvelope,
+  raw: Buffer,
+  opts: DeliverOptions,
+): Promise<Transaction> {
+  const evidence: TlsEvidence = { ...session.evidence };
+  if (!session.alive()) {
+    return Promise.resolve({
+      outcome: softFail("connection_failed", evidence),
+      next: "discard",
+      stale: true,
+    });
+  }
+  const { conn } = session;
+  const receivedBefore = session.received();
+  return new Promise<Transaction>((resolve) => {
+    let settled = false;
+    const finish = (result: Transaction): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(deadline);
+      resolve(result);
+    };
+    const deadline = setTimeout(
+      () => {
+        conn.close();
+        finish({ outcome: softFail("timeout", evidence), next: "discard", stale: false });
+      },
+      attemptDeadlineMs(opts.timeoutMs, raw.length),
+    );
+
+    conn.send(
+      { from: envelope.from, to: [envelope.to], size: raw.length, use8BitMime: hasEightBit(raw) },
+      raw,
+      (err, info) => {
+        if (!err) {
+          const outcome = sentOutcome(info, envelope, evidence);
+          return finish({ outcome, next: outcome.kind === "sent" ? "reuse" : "discard", stale: false });
+        }
+        const state = { upgrading: false, secure: true, envelopeStarted: true };
+        const outcome = classifySmtpError(err, state, evidence);
+        const code = field(err, "code");
+        const replyCode = field(err, "responseCode");
+        // A refusal (MAIL FROM, RCPT TO, the message) leaves the connection usable after RSET;
+        // 421 means the server is closing it, anything else broke the session.
+        const refusal = (code === "EENVELOPE" || code === "EMESSAGE") && replyCode !== 421;
+        const silent = session.received() === receivedBefore;
+        const closing421 = field(err, "command") === "MAIL FROM" && replyCode === 421;
+        finish({
+          outcome,
+          next: refusal && session.alive() ? "reset" : "discard",
+          stale: outcome.kind === "soft_fail" && (silent || closing421),
+        });
+      },
+    );
+  });
+}
+
+/** RSET, so the next transaction starts clean; false (and the connection closed) when it failed. */
+export function resetSession(session: SmtpSession, timeoutMs: number): Promise<boolean> {
+  if (!session.alive()) return Promise.resolve(false);
+  return new Promise<boolean>((resolve) => {
+    let settled = false;
+    const finish = (ok: boolean): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      unsubscribe();
+      if (!ok) session.conn.close();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => finish(false), timeoutMs);
+    const unsubscribe = session.onGone(() => finish(false));
+    session.conn.reset((err) => finish(!err));
   });
 }

@@ -158,7 +158,12 @@ function deliveryEngine(dialect: Dialect): Migration {
         .addColumn("last_check", "text")
         .addColumn("mta_sts_id", "text", (c) => c.notNull())
         .execute();
-      await db.schema.createIndex("domains_org_name").on("domains").columns(["org_id", "name"]).unique().execute();
+      await db.schema
+        .createIndex("domains_org_name")
+        .on("domains")
+        .columns(["org_id", "name"])
+        .unique()
+        .execute();
       await db.schema
         .createTable("dkim_keys")
         .addColumn("id", "text", (c) => c.primaryKey())
@@ -173,7 +178,11 @@ function deliveryEngine(dialect: Dialect): Migration {
         .addColumn("created_at", "bigint", (c) => c.notNull())
         .addColumn("retired_at", "bigint")
         .execute();
-      await db.schema.createIndex("dkim_keys_domain").on("dkim_keys").columns(["domain_id", "active"]).execute();
+      await db.schema
+        .createIndex("dkim_keys_domain")
+        .on("dkim_keys")
+        .columns(["domain_id", "active"])
+        .execute();
       await db.schema
         .createTable("suppressions")
         .addColumn("id", "text", (c) => c.primaryKey())

@@ -1,6 +1,12 @@
 import type { Db } from "./db.ts";
 import { chunks } from "./group-commit.ts";
-import type { DeliveriesTable, DeliveryStatus, EventsTable, SandboxTable } from "./schema.ts";
+import type {
+  DeliveriesTable,
+  DeliveryStatus,
+  EventsTable,
+  SandboxTable,
+  SuppressionsTable,
+} from "./schema.ts";
 
 /**
  * The delivery queue is the deliveries table itself: a row is owed work while `due_at`
@@ -61,6 +67,8 @@ export interface Completion {
   evidence: string | null;
   events: EventsTable[];
   sandbox: SandboxTable | null;
+  /** A hard bounce of a bad address adds it to the suppression list. */
+  suppression: SuppressionsTable | null;
 }
 
 /**
@@ -71,6 +79,7 @@ export async function completeAttempts(db: Db, items: readonly Completion[]): Pr
   await db.kysely.transaction().execute(async (trx) => {
     const events: EventsTable[] = [];
     const sandbox: SandboxTable[] = [];
+    const suppressions: SuppressionsTable[] = [];
     for (const c of items) {
       const res = await trx
         .updateTable("deliveries")
@@ -89,9 +98,16 @@ export async function completeAttempts(db: Db, items: readonly Completion[]): Pr
       if (Number(res.numUpdatedRows) === 0) continue;
       events.push(...c.events);
       if (c.sandbox !== null) sandbox.push(c.sandbox);
+      if (c.suppression !== null) suppressions.push(c.suppression);
     }
     for (const part of chunks(events, 400)) await trx.insertInto("events").values(part).execute();
     for (const part of chunks(sandbox, 100)) await trx.insertInto("sandbox_messages").values(part).execute();
+    for (const row of suppressions)
+      await trx
+        .insertInto("suppressions")
+        .values(row)
+        .onConflict((oc) => oc.columns(["org_id", "address_bidx"]).doNothing())
+        .execute();
   });
 }
 

@@ -61,7 +61,15 @@ export interface AttachmentsTable {
   content: Uint8Array;
 }
 
-export type DeliveryStatus = "queued" | "sending" | "deferred" | "delivered" | "failed" | "cancelled";
+export type DeliveryStatus =
+  | "queued"
+  | "sending"
+  | "deferred"
+  | "delivered"
+  | "bounced"
+  | "failed"
+  | "suppressed"
+  | "cancelled";
 
 export interface DeliveriesTable {
   id: string;

@@ -3,6 +3,8 @@ import type { StoredContent } from "../core/message.ts";
 import { renderMime } from "../core/mime.ts";
 import { attachmentAad, openContent, recipientAad } from "../core/submit.ts";
 import { open } from "../crypto/aead.ts";
+import { signMessage } from "../domains/dkim.ts";
+import type { SigningKeyCache } from "../domains/signing-cache.ts";
 import { type Db, toBuffer } from "../store/db.ts";
 import { attachmentsOf, findMessagesByIds } from "../store/messages.ts";
 import type { DeliveriesTable, MessagesTable } from "../store/schema.ts";
@@ -31,9 +33,21 @@ export class MessageCache {
   readonly #sizes = new Map<string, number>();
   #bytes = 0;
 
-  constructor(deps: { db: Db; keyring: Keyring; limit?: number; maxBytes?: number }) {
+  readonly #signing: SigningKeyCache | null;
+  readonly #now: () => number;
+
+  constructor(deps: {
+    db: Db;
+    keyring: Keyring;
+    signing?: SigningKeyCache | null;
+    now?: () => number;
+    limit?: number;
+    maxBytes?: number;
+  }) {
     this.#db = deps.db;
     this.#keyring = deps.keyring;
+    this.#signing = deps.signing ?? null;
+    this.#now = deps.now ?? Date.now;
     this.#limit = deps.limit ?? 512;
     this.#maxBytes = deps.maxBytes ?? 64 * 1024 * 1024;
   }
@@ -103,7 +117,10 @@ export class MessageCache {
     const content = openContent(dek, row.id, row.content);
     const atts = row.attachment_count === 0 ? [] : await attachmentsOf(this.#db, row.id);
     const attachments = atts.map((a) => open(dek, toBuffer(a.content), attachmentAad(row.id, a.idx)));
-    const raw = await renderMime({ messageId: row.id, createdAt: row.created_at, content, attachments });
+    const mime = await renderMime({ messageId: row.id, createdAt: row.created_at, content, attachments });
+    // Step "sign": DKIM with the From domain's current keys (RSA and Ed25519), once per message.
+    const keys = this.#signing === null ? [] : await this.#signing.get(row.org_id, row.from_domain);
+    const raw = await signMessage(mime, row.from_domain, keys, this.#now());
     return { id: row.id, orgId: row.org_id, mode: row.mode, createdAt: row.created_at, dek, content, raw };
   }
 }

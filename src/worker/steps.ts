@@ -77,13 +77,28 @@ function event(d: DeliveriesTable, now: number, type: string, details: string): 
   };
 }
 
-function base(input: RecordInput): Pick<Completion, "id" | "workerId" | "attempt" | "now" | "sandbox"> {
+function base(
+  input: RecordInput,
+): Pick<Completion, "id" | "workerId" | "attempt" | "now" | "sandbox" | "suppression"> {
   return {
     id: input.delivery.id,
     workerId: input.workerId,
     attempt: input.delivery.attempts,
     now: input.now,
     sandbox: null,
+    suppression: null,
+  };
+}
+
+/** Step "check suppression": the address was suppressed after the message was queued. */
+export function recordSuppressed(input: RecordInput): Completion {
+  return {
+    ...base(input),
+    status: "suppressed",
+    dueAt: null,
+    reason: "suppressed",
+    evidence: null,
+    events: [event(input.delivery, input.now, "suppressed", "{}")],
   };
 }
 
@@ -140,13 +155,16 @@ export function recordOutcome(input: RecordInput, outcome: AttemptOutcome): Comp
     reason: outcome.reason,
     ...(outcome.kind === "soft_fail" ? { gave_up: true } : {}),
   });
+  // A 5xx from the receiving server is a bounce; anything else permanent is a failure.
+  const status =
+    outcome.kind === "hard_fail" && outcome.reason === "rejected_permanent" ? "bounced" : "failed";
   return {
     ...base(input),
-    status: "failed",
+    status,
     dueAt: null,
     reason: outcome.reason,
     evidence,
-    events: [event(d, now, "failed", evidence)],
+    events: [event(d, now, status, evidence)],
   };
 }
 

@@ -2,13 +2,23 @@ import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { Clock } from "../core/clock.ts";
 import type { Keyring } from "../core/keyring.ts";
+import { isAddressFailure, suppressionRow } from "../core/suppressions.ts";
+import type { SigningKeyCache } from "../domains/signing-cache.ts";
 import type { Logger } from "../logging/logger.ts";
 import type { Db } from "../store/db.ts";
 import { GroupCommitter } from "../store/group-commit.ts";
 import { type Completion, claimDue, completeAttempts, renewLeases } from "../store/queue.ts";
 import type { DeliveriesTable } from "../store/schema.ts";
+import { suppressedAmong } from "../store/suppressions.ts";
 import { MessageCache, openRecipient } from "./prepare.ts";
-import { chooseRoute, type Deliverer, recordOutcome, recordSandbox, recordUnavailable } from "./steps.ts";
+import {
+  chooseRoute,
+  type Deliverer,
+  recordOutcome,
+  recordSandbox,
+  recordSuppressed,
+  recordUnavailable,
+} from "./steps.ts";
 
 /**
  * A delivery worker: claim → prepare → route → deliver → record, for up to
@@ -21,6 +31,7 @@ export interface WorkerDeps {
   clock: Clock;
   logger: Logger;
   deliverer: Deliverer;
+  signing?: SigningKeyCache | null;
   concurrency: number;
   leaseMs?: number;
   pollMs?: number;
@@ -44,7 +55,12 @@ export class Worker {
     this.#deps = deps;
     this.#leaseMs = deps.leaseMs ?? 60_000;
     this.#pollMs = deps.pollMs ?? 250;
-    this.#cache = new MessageCache({ db: deps.db, keyring: deps.keyring });
+    this.#cache = new MessageCache({
+      db: deps.db,
+      keyring: deps.keyring,
+      signing: deps.signing ?? null,
+      now: () => deps.clock.now(),
+    });
     this.#completions = new GroupCommitter((items) => completeAttempts(deps.db, items));
   }
 
@@ -109,20 +125,40 @@ export class Worker {
         continue;
       }
       await this.#cache.preload(claimed.map((d) => d.message_id)).catch(() => undefined);
+      const suppressed = await this.#suppressedOf(claimed);
       for (const delivery of claimed) {
-        const p = this.#process(delivery).finally(() => this.#inflight.delete(p));
+        const p = this.#process(delivery, suppressed.has(delivery.id)).finally(() =>
+          this.#inflight.delete(p),
+        );
         this.#inflight.add(p);
       }
     }
   }
 
-  async #process(delivery: DeliveriesTable): Promise<void> {
+  /** Ids of claimed deliveries whose address is now suppressed (one query per org). */
+  async #suppressedOf(claimed: readonly DeliveriesTable[]): Promise<Set<string>> {
+    const out = new Set<string>();
+    const byOrg = Map.groupBy(claimed, (d) => d.org_id);
+    for (const [orgId, rows] of byOrg) {
+      const hit = await suppressedAmong(
+        this.#deps.db,
+        orgId,
+        rows.map((d) => d.recipient_bidx),
+      ).catch(() => new Set<string>());
+      for (const d of rows) if (hit.has(d.recipient_bidx)) out.add(d.id);
+    }
+    return out;
+  }
+
+  async #process(delivery: DeliveriesTable, suppressed: boolean): Promise<void> {
     const { clock, logger, deliverer } = this.#deps;
     const input = { delivery, workerId: this.id, random: this.#deps.random };
     let completion: Completion;
     try {
       const message = await this.#cache.get(delivery.message_id);
-      if (message.raw === null || message.content === null) {
+      if (suppressed) {
+        completion = recordSuppressed({ ...input, now: clock.now() });
+      } else if (message.raw === null || message.content === null) {
         completion = recordUnavailable({ ...input, now: clock.now() });
       } else {
         const recipient = openRecipient(message.dek, delivery);
@@ -137,6 +173,21 @@ export class Worker {
             raw: message.raw,
           });
           completion = recordOutcome({ ...input, now: clock.now() }, outcome);
+          if (
+            completion.status === "bounced" ||
+            (completion.status === "failed" && outcome.kind === "hard_fail")
+          ) {
+            const reply = outcome.kind === "sent" ? null : outcome.reply;
+            if (isAddressFailure(reply?.code ?? null, reply?.enhanced ?? null, completion.reason ?? ""))
+              completion.suppression = await suppressionRow(
+                this.#deps.keyring,
+                clock,
+                delivery.org_id,
+                recipient,
+                "hard_bounce",
+                delivery.id,
+              );
+          }
         }
       }
     } catch (err) {

@@ -15,13 +15,21 @@ const payload = {
 };
 
 /** Every /v1 route, with the scope it needs. */
-const routes: { method: "GET" | "POST"; url: string; scope: Scope }[] = [
+const routes: { method: "GET" | "POST" | "DELETE"; url: string; scope: Scope }[] = [
   { method: "POST", url: "/v1/messages", scope: "messages:send" },
   { method: "GET", url: "/v1/messages", scope: "messages:read" },
-  { method: "GET", url: "/v1/messages/ID", scope: "messages:read" },
-  { method: "POST", url: "/v1/messages/ID/cancel", scope: "messages:send" },
+  { method: "GET", url: "/v1/messages/{msg}", scope: "messages:read" },
+  { method: "POST", url: "/v1/messages/{msg}/cancel", scope: "messages:send" },
   { method: "GET", url: "/v1/sandbox/messages", scope: "messages:read_content" },
-  { method: "GET", url: "/v1/sandbox/messages/DLV", scope: "messages:read_content" },
+  { method: "GET", url: "/v1/sandbox/messages/{dlv}", scope: "messages:read_content" },
+  { method: "POST", url: "/v1/domains", scope: "domains:manage" },
+  { method: "GET", url: "/v1/domains", scope: "domains:manage" },
+  { method: "GET", url: "/v1/domains/{dom}", scope: "domains:manage" },
+  { method: "POST", url: "/v1/domains/{dom}/verify", scope: "domains:manage" },
+  { method: "POST", url: "/v1/domains/{dom}/rotate-dkim", scope: "domains:manage" },
+  { method: "GET", url: "/v1/suppressions", scope: "suppressions:manage" },
+  { method: "POST", url: "/v1/suppressions", scope: "suppressions:manage" },
+  { method: "DELETE", url: "/v1/suppressions/{addr}", scope: "suppressions:manage" },
 ];
 
 test("every /v1 route refuses missing, malformed and revoked keys, and missing scopes", async (t) => {
@@ -30,12 +38,15 @@ test("every /v1 route refuses missing, malformed and revoked keys, and missing s
   const documented = Object.entries(doc.paths as Record<string, Record<string, unknown>>)
     .filter(([p]) => p.startsWith("/v1/"))
     .flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`));
-  const covered = routes.map((r) => `${r.method} ${r.url.replace("ID", "{id}").replace("DLV", "{id}")}`);
+  const covered = routes.map(
+    (r) => `${r.method} ${r.url.replace(/\{(msg|dlv|dom)\}/, "{id}").replace("{addr}", "{address}")}`,
+  );
   assert.deepEqual([...documented].sort(), [...covered].sort(), "a /v1 route is missing from this test");
 
   const sent = (
     await app.api.inject({ method: "POST", url: "/v1/messages", headers: auth(adminKey), payload })
   ).json();
+  const domainId = (await app.api.inject({ url: "/v1/domains", headers: auth(adminKey) })).json().data[0].id;
   const revoked = await key(["admin"]);
   const row = await app.db.kysely
     .selectFrom("api_keys")
@@ -45,7 +56,11 @@ test("every /v1 route refuses missing, malformed and revoked keys, and missing s
   await revokeApiKey(app.db, app.defaultOrgId, row.id, Date.now());
 
   for (const r of routes) {
-    const url = r.url.replace("ID", sent.id).replace("DLV", sent.deliveries[0].id);
+    const url = r.url
+      .replace("{msg}", sent.id)
+      .replace("{dlv}", sent.deliveries[0].id)
+      .replace("{dom}", domainId)
+      .replace("{addr}", "p%40example.org");
     const call = (headers: Record<string, string>) =>
       app.api.inject({ method: r.method, url, headers, ...(r.method === "POST" ? { payload } : {}) });
     for (const [what, headers] of [

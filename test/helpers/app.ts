@@ -14,8 +14,10 @@ import type { Config } from "../../src/config/schema.ts";
 import { createApiKey } from "../../src/core/api-keys.ts";
 import type { Clock } from "../../src/core/clock.ts";
 import type { Scope } from "../../src/core/principal.ts";
+import { addDomain } from "../../src/domains/service.ts";
 import { type Logger, silentLogger } from "../../src/logging/logger.ts";
-import { createSealpost, type Sealpost } from "../../src/main.ts";
+import { createDnsResolver, createSealpost, type Sealpost } from "../../src/main.ts";
+import { updateDomainCheck } from "../../src/store/domains.ts";
 import type { Deliverer } from "../../src/worker/steps.ts";
 import { postgresUrl } from "./tools.ts";
 
@@ -77,6 +79,8 @@ export interface TestAppOptions {
   worker?: boolean;
   pollMs?: number;
   leaseMs?: number;
+  /** Sending domains added and marked verified; default example.com and clinic.example. */
+  verifiedDomains?: readonly string[];
 }
 
 export async function startTestApp(t: TestContext | undefined, opts: TestAppOptions = {}): Promise<TestApp> {
@@ -100,6 +104,7 @@ export async function startTestApp(t: TestContext | undefined, opts: TestAppOpti
     pollMs: opts.pollMs ?? 20,
     ...(opts.leaseMs === undefined ? {} : { leaseMs: opts.leaseMs }),
   });
+  await verifyDomainsForTest(app, opts.verifiedDomains ?? ["example.com", "clinic.example"]);
   if (opts.worker !== false) app.startWorker();
   let closed = false;
   const close = async () => {
@@ -140,4 +145,26 @@ export async function eventually<T>(
 
 export function auth(token: string): Record<string, string> {
   return { authorization: `Bearer ${token}` };
+}
+
+/**
+ * Adds sending domains and marks them verified without DNS (tests of other features
+ * send live mail from these). Domain verification itself is tested with a real DNS server.
+ */
+export async function verifyDomainsForTest(app: Sealpost, names: readonly string[]): Promise<void> {
+  const deps = {
+    db: app.db,
+    keyring: app.keyring,
+    clock: app.clock,
+    resolver: createDnsResolver(app.config),
+    hostname: "sealpost.test",
+  };
+  for (const name of names) {
+    const domain = await addDomain(deps, app.defaultOrgId, name);
+    await updateDomainCheck(app.db, app.defaultOrgId, domain.id, {
+      status: "verified",
+      verified_at: app.clock.now(),
+      last_check: "{}",
+    });
+  }
 }

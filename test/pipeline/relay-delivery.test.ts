@@ -134,7 +134,7 @@ test("a 5xx from the server fails the delivery at once; a 4xx defers it", async 
       : undefined;
   });
   const byTo = Object.fromEntries(msg.deliveries.map((d: { to: string }) => [d.to, d]));
-  assert.equal(byTo["gone@example.org"].status, "failed");
+  assert.equal(byTo["gone@example.org"].status, "bounced");
   assert.equal(byTo["gone@example.org"].reason, "rejected_permanent");
   assert.equal(byTo["gone@example.org"].evidence.reply_code, 550);
   assert.ok(!JSON.stringify(msg.events).includes("gone@example.org"), "reply text is sanitized");

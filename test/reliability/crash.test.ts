@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
 import { rmSync } from "node:fs";
 import { test } from "node:test";
-import { BOOTSTRAP_KEY, createTestDatabase, tempDir } from "../helpers/app.ts";
+import { loadConfig } from "../../src/config/load.ts";
+import { silentLogger } from "../../src/logging/logger.ts";
+import { createSealpost } from "../../src/main.ts";
+import { BOOTSTRAP_KEY, createTestDatabase, tempDir, verifyDomainsForTest } from "../helpers/app.ts";
 import { type SealpostProcess, spawnSealpost } from "../helpers/process.ts";
 import { startSmtpSink } from "../helpers/smtp-sink.ts";
 
@@ -35,6 +38,11 @@ test(`crash: ${TOTAL} messages, SIGKILL mid-submission and mid-delivery, restart
     SEALPOST_HOSTNAME: "sealpost.test",
     ...(database.url === undefined ? {} : { SEALPOST_DATABASE_URL: database.url }),
   };
+
+  // Set up the verified sending domain once, as an operator would before going live.
+  const setup = await createSealpost(loadConfig(env), { logger: silentLogger() });
+  await verifyDomainsForTest(setup, ["example.com"]);
+  await setup.close();
 
   let proc: SealpostProcess | null = null;
   let base = "";

@@ -1,0 +1,97 @@
+import type { FastifyInstance } from "fastify";
+import { SealpostError } from "../../core/errors.ts";
+import {
+  addDomain,
+  domainView,
+  getDomainOrThrow,
+  listDomainViews,
+  rotateDkim,
+  verifyDomain,
+} from "../../domains/service.ts";
+import { guard, principalOf } from "../auth.ts";
+import type { ApiDeps } from "../context.ts";
+import { idParam } from "./schemas.ts";
+
+function id(params: unknown): string {
+  return (params as { id: string }).id;
+}
+
+export function registerDomainRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  app.post(
+    "/v1/domains",
+    {
+      preHandler: guard(deps, "domains:manage"),
+      schema: {
+        summary:
+          "Add a sending domain: generates DKIM keys (RSA-2048 and Ed25519) and lists the DNS records to publish",
+        tags: ["domains"],
+        body: {
+          type: "object",
+          required: ["name"],
+          additionalProperties: false,
+          properties: { name: { type: "string" } },
+        },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body as Record<string, unknown> | null;
+      if (typeof body !== "object" || body === null || Array.isArray(body))
+        throw new SealpostError("invalid_type", { detail: "The body must be a JSON object." });
+      for (const k of Object.keys(body))
+        if (k !== "name")
+          throw new SealpostError("unknown_field", { field: /^[a-z_]{1,32}$/.test(k) ? k : "?" });
+      if (body.name === undefined) throw new SealpostError("missing_field", { field: "name" });
+      return reply.code(201).send(await addDomain(deps.domains, principalOf(request).orgId, body.name));
+    },
+  );
+  app.get(
+    "/v1/domains",
+    {
+      preHandler: guard(deps, "domains:manage"),
+      schema: { summary: "List sending domains", tags: ["domains"] },
+    },
+    async (request) => ({
+      object: "list",
+      data: await listDomainViews(deps.domains, principalOf(request).orgId),
+    }),
+  );
+  app.get(
+    "/v1/domains/:id",
+    {
+      preHandler: guard(deps, "domains:manage"),
+      schema: {
+        summary: "A sending domain with its DNS records and last check",
+        tags: ["domains"],
+        params: idParam,
+      },
+    },
+    async (request) => {
+      const orgId = principalOf(request).orgId;
+      return domainView(deps.domains, await getDomainOrThrow(deps.domains, orgId, id(request.params)));
+    },
+  );
+  app.post(
+    "/v1/domains/:id/verify",
+    {
+      preHandler: guard(deps, "domains:manage"),
+      schema: {
+        summary: "Check the domain's records in DNS and report each",
+        tags: ["domains"],
+        params: idParam,
+      },
+    },
+    async (request) => verifyDomain(deps.domains, principalOf(request).orgId, id(request.params)),
+  );
+  app.post(
+    "/v1/domains/:id/rotate-dkim",
+    {
+      preHandler: guard(deps, "domains:manage"),
+      schema: {
+        summary: "Create the next DKIM keys; they take over when verify finds them in DNS",
+        tags: ["domains"],
+        params: idParam,
+      },
+    },
+    async (request) => rotateDkim(deps.domains, principalOf(request).orgId, id(request.params)),
+  );
+}

@@ -1,0 +1,121 @@
+import type { FastifyInstance } from "fastify";
+import { parseBareAddress } from "../../core/address.ts";
+import { SealpostError } from "../../core/errors.ts";
+import { type SuppressionReason, suppress, suppressionAad } from "../../core/suppressions.ts";
+import { normalizeAddress } from "../../crypto/blind-index.ts";
+import type { SuppressionsTable } from "../../store/schema.ts";
+import { deleteSuppression, findSuppression, listSuppressions } from "../../store/suppressions.ts";
+import { guard, principalOf } from "../auth.ts";
+import type { ApiDeps } from "../context.ts";
+
+const REASONS: readonly SuppressionReason[] = ["hard_bounce", "complaint", "unsubscribe", "manual"];
+
+function address(raw: unknown, field: string): string {
+  const parsed = typeof raw === "string" ? parseBareAddress(raw.trim()) : null;
+  if (parsed === null) throw new SealpostError("invalid_address", { field });
+  return normalizeAddress(parsed.address);
+}
+
+async function view(deps: ApiDeps, row: SuppressionsTable) {
+  const addr = await deps.keyring.openForOrg(row.org_id, row.wrapped_by, row.address, suppressionAad(row.id));
+  return {
+    id: row.id,
+    address: addr.toString(),
+    reason: row.reason,
+    delivery_id: row.delivery_id,
+    created_at: new Date(row.created_at).toISOString(),
+  };
+}
+
+export function registerSuppressionRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  app.get(
+    "/v1/suppressions",
+    {
+      preHandler: guard(deps, "suppressions:manage"),
+      schema: {
+        summary: "List suppressed addresses, newest first",
+        tags: ["suppressions"],
+        querystring: {
+          type: "object",
+          properties: { limit: { type: "integer" }, cursor: { type: "string" } },
+        },
+      },
+    },
+    async (request) => {
+      const orgId = principalOf(request).orgId;
+      const q = request.query as { limit?: string; cursor?: string };
+      const limit = q.limit === undefined ? 50 : Number(q.limit);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 200)
+        throw new SealpostError("invalid_value", { field: "limit", detail: "limit must be 1-200." });
+      let before: string | undefined;
+      if (q.cursor !== undefined) {
+        before = Buffer.from(q.cursor, "base64url").toString();
+        if (!/^sup_[0-9a-z]{26}$/.test(before))
+          throw new SealpostError("invalid_cursor", { field: "cursor" });
+      }
+      const rows = await listSuppressions(deps.db, orgId, before, limit + 1);
+      const page = rows.slice(0, limit);
+      const last = page.at(-1);
+      return {
+        object: "list",
+        data: await Promise.all(page.map((r) => view(deps, r))),
+        next_cursor:
+          rows.length > limit && last !== undefined ? Buffer.from(last.id).toString("base64url") : null,
+      };
+    },
+  );
+  app.post(
+    "/v1/suppressions",
+    {
+      preHandler: guard(deps, "suppressions:manage"),
+      schema: {
+        summary: "Suppress an address: later sends to it get status suppressed and no delivery attempt",
+        tags: ["suppressions"],
+        body: {
+          type: "object",
+          required: ["address"],
+          properties: { address: { type: "string" }, reason: { type: "string", enum: [...REASONS] } },
+        },
+      },
+    },
+    async (request, reply) => {
+      const orgId = principalOf(request).orgId;
+      const body = request.body as Record<string, unknown> | null;
+      if (typeof body !== "object" || body === null || Array.isArray(body))
+        throw new SealpostError("invalid_type", { detail: "The body must be a JSON object." });
+      for (const k of Object.keys(body))
+        if (k !== "address" && k !== "reason")
+          throw new SealpostError("unknown_field", { field: /^[a-z_]{1,32}$/.test(k) ? k : "?" });
+      if (body.address === undefined) throw new SealpostError("missing_field", { field: "address" });
+      const addr = address(body.address, "address");
+      const reason = (body.reason ?? "manual") as SuppressionReason;
+      if (!REASONS.includes(reason))
+        throw new SealpostError("invalid_value", {
+          field: "reason",
+          detail: `reason must be one of ${REASONS.join(", ")}.`,
+        });
+      const created = await suppress(deps, orgId, addr, reason, null);
+      const row = await findSuppression(deps.db, orgId, await deps.keyring.addressIndex(orgId, addr));
+      if (row === undefined) throw new SealpostError("internal_error");
+      return reply.code(created ? 201 : 200).send(await view(deps, row));
+    },
+  );
+  app.delete(
+    "/v1/suppressions/:address",
+    {
+      preHandler: guard(deps, "suppressions:manage"),
+      schema: {
+        summary: "Remove an address from the suppression list",
+        tags: ["suppressions"],
+        params: { type: "object", required: ["address"], properties: { address: { type: "string" } } },
+      },
+    },
+    async (request, reply) => {
+      const orgId = principalOf(request).orgId;
+      const addr = address((request.params as { address: string }).address, "address");
+      if (!(await deleteSuppression(deps.db, orgId, await deps.keyring.addressIndex(orgId, addr))))
+        throw new SealpostError("not_found");
+      return reply.code(204).send();
+    },
+  );
+}
