@@ -60,7 +60,7 @@ export interface Sealpost {
   masterKeySource: string;
   listen(): Promise<string>;
   /** Starts SMTP submission (587 STARTTLS, 465 implicit TLS); returns the bound ports. */
-  listenSmtp(): Promise<{ smtp: number; smtps: number }>;
+  listenSmtp(): Promise<{ smtp: number; smtps: number; inbound: number }>;
   startWorker(): void;
   close(): Promise<void>;
 }
@@ -199,6 +199,8 @@ export async function createSealpost(config: Config, opts: SealpostOptions = {})
         smtp: config.smtpPort,
         smtps: config.smtpsPort,
         host: config.smtpHost,
+        inbound: config.inboundPort,
+        inboundHost: config.inboundHost,
       });
       ready = true;
       return ports;

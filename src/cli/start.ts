@@ -38,12 +38,13 @@ export async function startCommand(
       const ports = await app.listenSmtp();
       lines.push(
         `SMTP submission on ${config.smtpHost}:${ports.smtp} (STARTTLS) and ${config.smtpHost}:${ports.smtps} (TLS); password = API key`,
+        `Bounce receiver (DSNs for VERP return paths) on ${config.inboundHost}:${ports.inbound}`,
       );
     } catch (err) {
       const code = (err as { code?: unknown }).code;
       if (code !== "EACCES" && code !== "EADDRINUSE") throw err;
       lines.push(
-        `SMTP submission not started: ports ${config.smtpPort}/${config.smtpsPort} are ${code === "EACCES" ? "privileged" : "in use"}. Set SEALPOST_SMTP_PORT / SEALPOST_SMTPS_PORT (e.g. 2587 / 2465).`,
+        `SMTP not started: ports ${config.smtpPort}/${config.smtpsPort}/${config.inboundPort} are ${code === "EACCES" ? "privileged" : "in use"}. Set SEALPOST_SMTP_PORT, SEALPOST_SMTPS_PORT, SEALPOST_INBOUND_PORT (e.g. 2587, 2465, 2525).`,
       );
     }
   }

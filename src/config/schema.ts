@@ -134,6 +134,18 @@ export const SETTINGS = {
       return v;
     },
   },
+  inboundHost: {
+    env: "SEALPOST_INBOUND_HOST",
+    description:
+      "Interface of the bounce receiver (the MX for bounce.<sending domain>, which takes DSNs for VERP return paths).",
+    defaultText: "127.0.0.1",
+    parse: (raw: string | undefined) => {
+      const v = raw === undefined || raw === "" ? "127.0.0.1" : raw;
+      if (v !== "localhost" && isIP(v) === 0) throw new SettingError("must be an IP address or localhost");
+      return v;
+    },
+  },
+  inboundPort: port("SEALPOST_INBOUND_PORT", "Port of the bounce receiver.", 25),
   smtpPort: port("SEALPOST_SMTP_PORT", "SMTP submission port (STARTTLS required before AUTH).", 587),
   smtpsPort: port("SEALPOST_SMTPS_PORT", "SMTP submission port with implicit TLS.", 465),
   tlsCert: optionalString(

@@ -15,8 +15,10 @@
  *    `error`, carrying `cached`, so that the caller records the failure and applies
  *    `effectivePolicy(result)`. Without a cached policy the RFC (3.3) says: "senders MUST
  *    continue with delivery as though the domain has not implemented MTA-STS".
- *  - after a failed fetch, the same policy id is not fetched again for `retryAfterFailureMs`
- *    (default 5 minutes, section 3.3's SHOULD) when a `backoff` memory is passed.
+ *  - after a failed fetch, the same policy id is not fetched again for 5 minutes (section
+ *    3.3's SHOULD) when `opts.backoff` (from `mtaStsFetchBackoff()`) is passed.
+ *
+ * Cache read/write errors (database down) are not caught: they throw to the caller.
  *
  * `applyPolicy` then filters the targets (enforce), or only reports (testing).
  */

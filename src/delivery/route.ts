@@ -4,7 +4,8 @@
  * `resolveRoute` turns a recipient domain into an ordered list of targets: the configured
  * relay (DNS bypassed), or the domain's MX hosts by priority (implicit MX when it has none),
  * one target per address, IPv4 before IPv6. `deliverToDomain` tries the targets in order
- * with `deliverOnce` until one attempt is final.
+ * until one attempt is final: each over a connection of its own (`deliverOnce`), or, given a
+ * `SessionPool`, over a pooled session (paced by the pool's per-domain rate limit first).
  */
 import type { Resolver } from "node:dns/promises";
 import { isIP } from "node:net";
@@ -12,6 +13,7 @@ import { SealpostError } from "../core/errors.ts";
 import type { Logger } from "../logging/logger.ts";
 import { type AddressResult, resolveAddresses, resolveMx } from "./dns.ts";
 import { type AttemptOutcome, type FailedOutcome, hardFail, softFail } from "./outcome.ts";
+import type { SessionPool } from "./pool.ts";
 import {
   type DeliverOptions,
   type DeliveryEnvelope,
@@ -105,6 +107,11 @@ export async function resolveRoute(domain: string, opts: RouteOptions): Promise<
 export interface DomainDeliveryOptions extends DeliverOptions, RouteOptions {
   /** Receives one line per attempt: host, TLS version, cipher, reply code, outcome. */
   logger?: Logger;
+  /**
+   * Sends through reused sessions (see pool.ts) instead of one connection per message, after
+   * waiting for the pool's rate limit of `domain` (at most `timeoutMs`, else a soft `timeout`).
+   */
+  pool?: SessionPool;
 }
 
 export interface DomainDelivery {
@@ -130,10 +137,19 @@ export async function deliverToDomain(
     opts.logger?.info({ outcome: route.outcome.kind, code: route.outcome.reason }, "delivery route failed");
     return { outcome: route.outcome, attempts: [] };
   }
+  const pool = opts.pool;
+  if (pool !== undefined && !(await pool.pace(domain, opts.timeoutMs))) {
+    const outcome = softFail("timeout");
+    opts.logger?.info({ outcome: outcome.kind, code: "rate_limited" }, "delivery paced");
+    return { outcome, attempts: [] };
+  }
   const attempts: DomainDelivery["attempts"] = [];
   let outcome: AttemptOutcome = softFail("no_route");
   for (const target of route.targets) {
-    outcome = await deliverOnce(target, envelope, raw, opts);
+    outcome =
+      pool === undefined
+        ? await deliverOnce(target, envelope, raw, opts)
+        : await pool.send(target, envelope, raw, opts);
     attempts.push({ target, outcome });
     opts.logger?.info(
       {

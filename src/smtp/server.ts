@@ -7,6 +7,7 @@ import { hasScope, type Principal } from "../core/principal.ts";
 import { type SubmitDeps, submitMessage } from "../core/submit.ts";
 import type { Logger } from "../logging/logger.ts";
 import type { Db } from "../store/db.ts";
+import { inboundOptions } from "./inbound.ts";
 import { smtpError, toSmtpError } from "./replies.ts";
 import { translateSubmission } from "./translate.ts";
 
@@ -116,14 +117,38 @@ function options(deps: SmtpDeps, secure: boolean): SMTPServerOptions {
 }
 
 export interface SubmissionServers {
-  listen(ports: { smtp: number; smtps: number; host: string }): Promise<{ smtp: number; smtps: number }>;
+  listen(ports: {
+    smtp: number;
+    smtps: number;
+    host: string;
+    inbound: number;
+    inboundHost: string;
+  }): Promise<{ smtp: number; smtps: number; inbound: number }>;
   close(): Promise<void>;
 }
 
 export function createSubmissionServers(deps: SmtpDeps): SubmissionServers {
   const starttls = new SMTPServer(options(deps, false));
   const implicit = new SMTPServer(options(deps, true));
-  for (const server of [starttls, implicit])
+  const base = options(deps, false);
+  const inbound = new SMTPServer(
+    inboundOptions(
+      { db: deps.db, keyring: deps.submit.keyring, clock: deps.clock, logger: deps.logger },
+      {
+        name: base.name,
+        banner: base.banner,
+        key: base.key,
+        cert: base.cert,
+        minVersion: base.minVersion,
+        hideENHANCEDSTATUSCODES: false,
+        maxClients: 100,
+        socketTimeout: 60_000,
+        closeTimeout: 10_000,
+        logger: false,
+      },
+    ),
+  );
+  for (const server of [starttls, implicit, inbound])
     server.on("error", (err: unknown) => deps.logger.warn({ err }, "smtp connection error"));
   const listening = new Set<SMTPServer>();
   const listenOne = (server: SMTPServer, port: number, host: string) =>
@@ -139,6 +164,7 @@ export function createSubmissionServers(deps: SmtpDeps): SubmissionServers {
       return {
         smtp: await listenOne(starttls, p.smtp, p.host),
         smtps: await listenOne(implicit, p.smtps, p.host),
+        inbound: await listenOne(inbound, p.inbound, p.inboundHost),
       };
     },
     async close() {

@@ -152,3 +152,35 @@ export async function findSandbox(
 export async function findDelivery(db: Db, id: string): Promise<DeliveriesTable | undefined> {
   return db.kysely.selectFrom("deliveries").selectAll().where("id", "=", id).executeTakeFirst();
 }
+
+/**
+ * Records what an asynchronous report (a DSN) says about a delivery: the event, an
+ * optional new status (a later bounce overrides `delivered`), and a suppression.
+ */
+export async function recordReport(
+  db: Db,
+  r: {
+    deliveryId: string;
+    status: DeliveryStatus | null;
+    reason: string | null;
+    now: number;
+    event: EventsTable;
+    suppression: SuppressionsTable | null;
+  },
+): Promise<void> {
+  await db.kysely.transaction().execute(async (trx) => {
+    if (r.status !== null)
+      await trx
+        .updateTable("deliveries")
+        .set({ status: r.status, last_reason: r.reason, updated_at: r.now, due_at: null, lease_owner: null })
+        .where("id", "=", r.deliveryId)
+        .execute();
+    await trx.insertInto("events").values(r.event).execute();
+    if (r.suppression !== null)
+      await trx
+        .insertInto("suppressions")
+        .values(r.suppression)
+        .onConflict((oc) => oc.columns(["org_id", "address_bidx"]).doNothing())
+        .execute();
+  });
+}

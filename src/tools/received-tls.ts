@@ -22,7 +22,7 @@ export interface TlsContext {
 }
 
 const VERSION = String.raw`(?:TLS|SSL)v?\d(?:[._]\d)?`;
-const CIPHER = String.raw`[A-Za-z0-9_-]{1,100}`;
+const CIPHER = "[A-Za-z0-9_-]{1,100}";
 
 const POSTFIX = new RegExp(String.raw`\busing (${VERSION}) with cipher (${CIPHER})`, "i");
 const VERSION_EQ = new RegExp(String.raw`\bversion=([A-Za-z0-9_./]{1,32})(?:,? ?cipher=(${CIPHER}))?`, "i");
@@ -30,7 +30,7 @@ const EXIM_TLS = new RegExp(String.raw`\((${VERSION})\) tls (${CIPHER})`, "i");
 const EXIM_COLON = new RegExp(String.raw`\((${VERSION}):(${CIPHER})(?::\d{1,4})?\)`, "i");
 const EXIM_X = new RegExp(String.raw`\bX=(${VERSION}):(${CIPHER})`, "i");
 const VERSION_COMMENT = new RegExp(String.raw`\((${VERSION})\)`, "i");
-const CISCO = new RegExp(String.raw`^E?SMTP/TLS/(${CIPHER})$`, "i");
+const CISCO = new RegExp(`^E?SMTP/TLS/(${CIPHER})$`, "i");
 /** RFC 3848 (and RFC 6531) protocol names that say TLS was used. */
 const RFC3848_TLS = /^(?:UTF8)?E?(?:SMTP|LMTP)SA?$/i;
 /** RFC 3848 names that say the client authenticated without TLS. */

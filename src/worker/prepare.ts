@@ -17,6 +17,7 @@ import type { DeliveriesTable, MessagesTable } from "../store/schema.ts";
 export interface PreparedMessage {
   id: string;
   orgId: string;
+  fromDomain: string;
   mode: "live" | "test";
   createdAt: number;
   dek: Buffer;
@@ -107,6 +108,7 @@ export class MessageCache {
       return {
         id: row.id,
         orgId: row.org_id,
+        fromDomain: row.from_domain,
         mode: row.mode,
         createdAt: row.created_at,
         dek: Buffer.alloc(0),
@@ -121,7 +123,16 @@ export class MessageCache {
     // Step "sign": DKIM with the From domain's current keys (RSA and Ed25519), once per message.
     const keys = this.#signing === null ? [] : await this.#signing.get(row.org_id, row.from_domain);
     const raw = await signMessage(mime, row.from_domain, keys, this.#now());
-    return { id: row.id, orgId: row.org_id, mode: row.mode, createdAt: row.created_at, dek, content, raw };
+    return {
+      id: row.id,
+      orgId: row.org_id,
+      fromDomain: row.from_domain,
+      mode: row.mode,
+      createdAt: row.created_at,
+      dek,
+      content,
+      raw,
+    };
   }
 }
 

@@ -3,6 +3,7 @@ import { hostname } from "node:os";
 import type { Clock } from "../core/clock.ts";
 import type { Keyring } from "../core/keyring.ts";
 import { isAddressFailure, suppressionRow } from "../core/suppressions.ts";
+import { verpAddress } from "../core/verp.ts";
 import type { SigningKeyCache } from "../domains/signing-cache.ts";
 import type { Logger } from "../logging/logger.ts";
 import type { Db } from "../store/db.ts";
@@ -168,7 +169,12 @@ export class Worker {
         } else {
           const outcome = await deliverer.deliver({
             domain: route.domain,
-            from: message.content.from.address,
+            // Step "return path": a VERP address, so a later DSN names this delivery.
+            from: verpAddress(
+              (await this.#deps.keyring.orgKeys(delivery.org_id)).indexKey,
+              delivery.id,
+              message.fromDomain,
+            ),
             to: recipient,
             raw: message.raw,
           });
