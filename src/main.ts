@@ -124,6 +124,7 @@ export async function createSealpost(config: Config, opts: SealpostOptions = {})
     signing: new SigningKeyCache(domains),
     concurrency: config.workerConcurrency,
     leaseMs: opts.leaseMs ?? config.leaseSeconds * 1000,
+    retrySchedule: config.retrySchedule,
     ...(opts.pollMs === undefined ? {} : { pollMs: opts.pollMs }),
   });
   const metrics = createMetrics(db, clock);

@@ -32,6 +32,11 @@ test("valid values are parsed", () => {
     { host: "::1", port: 53 },
   ]);
   assert.equal(c.relay?.port, "2525");
+  assert.deepEqual(
+    loadConfig({ SEALPOST_RETRY_SCHEDULE: "30s, 2m,1h" }).retrySchedule,
+    [30_000, 120_000, 3_600_000],
+  );
+  assert.equal(loadConfig({}).retrySchedule.length, 7);
 });
 
 const bad: [Record<string, string>, string][] = [
@@ -47,6 +52,9 @@ const bad: [Record<string, string>, string][] = [
   [{ SEALPOST_MASTER_KEY: "a".repeat(64), SEALPOST_MASTER_KEY_FILE: "/k" }, "SEALPOST_MASTER_KEY_FILE"],
   [{ SEALPOST_LOG_LEVEL: "loud" }, "SEALPOST_LOG_LEVEL"],
   [{ SEALPOST_WORKER_CONCURRENCY: "0" }, "SEALPOST_WORKER_CONCURRENCY"],
+  [{ SEALPOST_RETRY_SCHEDULE: "1m,soon" }, "SEALPOST_RETRY_SCHEDULE"],
+  [{ SEALPOST_RETRY_SCHEDULE: "0s" }, "SEALPOST_RETRY_SCHEDULE"],
+  [{ SEALPOST_MTA_STS: "maybe" }, "SEALPOST_MTA_STS"],
 ];
 
 for (const [env, name] of bad) {

@@ -175,6 +175,44 @@ export const SETTINGS = {
     },
   },
   deliveryPort: port("SEALPOST_DELIVERY_PORT", "Port used on MX hosts for delivery.", 25),
+  mtaSts: {
+    env: "SEALPOST_MTA_STS",
+    description: "Apply recipients' MTA-STS policies (RFC 8461) on direct-to-MX delivery.",
+    defaultText: "true",
+    parse: (raw: string | undefined) => {
+      if (raw === undefined || raw === "" || raw === "true" || raw === "1") return true;
+      if (raw === "false" || raw === "0") return false;
+      throw new SettingError("must be true or false");
+    },
+  },
+  mtaStsPort: port(
+    "SEALPOST_MTA_STS_PORT",
+    "Port of MTA-STS policy hosts (HTTPS); only tests change it.",
+    443,
+  ),
+  extraCaFile: optionalString(
+    "SEALPOST_EXTRA_CA_FILE",
+    "PEM file of extra trust anchors, added to the system store, for verifying MX, relay and MTA-STS policy-host certificates (private PKI).",
+  ),
+  retrySchedule: {
+    env: "SEALPOST_RETRY_SCHEDULE",
+    description:
+      "Delays between attempts after a temporary failure, e.g. `1m,5m,15m,30m,1h,2h,4h`; the last repeats until SEALPOST_MAX_DELIVERY_HOURS. Each delay gets ±10% jitter.",
+    defaultText: "1m,5m,15m,30m,1h,2h,4h",
+    parse: (raw: string | undefined): readonly number[] => {
+      const text = raw === undefined || raw === "" ? "1m,5m,15m,30m,1h,2h,4h" : raw;
+      const units: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000 };
+      const out = text.split(",").map((part) => {
+        const m = /^\s*(\d{1,6})([smh])\s*$/.exec(part);
+        const ms = m === null ? Number.NaN : Number(m[1]) * (units[m[2] ?? ""] ?? Number.NaN);
+        if (!Number.isFinite(ms) || ms < 1000)
+          throw new SettingError("must be a comma-separated list like 1m,5m,1h (each at least 1s)");
+        return ms;
+      });
+      if (out.length > 50) throw new SettingError("must have at most 50 steps");
+      return out;
+    },
+  },
   relay: {
     env: "SEALPOST_RELAY",
     description:

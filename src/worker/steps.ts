@@ -62,7 +62,8 @@ interface RecordInput {
   delivery: DeliveriesTable;
   workerId: string;
   now: number;
-  random?: () => number;
+  random?: (() => number) | undefined;
+  schedule?: readonly number[] | undefined;
 }
 
 function event(d: DeliveriesTable, now: number, type: string, details: string): EventsTable {
@@ -136,7 +137,7 @@ export function recordOutcome(input: RecordInput, outcome: AttemptOutcome): Comp
       events: [event(d, now, "sent", evidence), event(d, now, "delivered", evidence)],
     };
   }
-  const retryAt = now + retryDelay(d.attempts, input.random);
+  const retryAt = now + retryDelay(d.attempts, input.random, input.schedule);
   if (outcome.kind === "soft_fail" && retryAt < d.expires_at) {
     const evidence = evidenceJson(outcome.evidence, outcome, {
       reason: outcome.reason,

@@ -36,6 +36,7 @@ export interface WorkerDeps {
   concurrency: number;
   leaseMs?: number;
   pollMs?: number;
+  retrySchedule?: readonly number[];
   random?: () => number;
 }
 
@@ -153,7 +154,12 @@ export class Worker {
 
   async #process(delivery: DeliveriesTable, suppressed: boolean): Promise<void> {
     const { clock, logger, deliverer } = this.#deps;
-    const input = { delivery, workerId: this.id, random: this.#deps.random };
+    const input = {
+      delivery,
+      workerId: this.id,
+      random: this.#deps.random,
+      schedule: this.#deps.retrySchedule,
+    };
     let completion: Completion;
     try {
       const message = await this.#cache.get(delivery.message_id);
