@@ -24,6 +24,7 @@ import { findDomainByName } from "./store/domains.ts";
 import { GroupCommitter } from "./store/group-commit.ts";
 import { insertSubmissions, type SubmissionRows } from "./store/messages.ts";
 import { migrate } from "./store/migrations.ts";
+import type { TlsCheckDeps } from "./tools/tls-check.ts";
 import type { Deliverer } from "./worker/steps.ts";
 import { Worker } from "./worker/worker.ts";
 
@@ -70,6 +71,28 @@ export function createDnsResolver(config: Config): Resolver {
     config.dnsServers.map((s) => (s.host.includes(":") ? `[${s.host}]:${s.port}` : `${s.host}:${s.port}`)),
     5000,
   );
+}
+
+/** Trust anchors from SEALPOST_EXTRA_CA_FILE (private PKI), read once. */
+export function extraCa(config: Config): string | undefined {
+  return config.extraCaFile === undefined ? undefined : readFileSync(config.extraCaFile, "utf8");
+}
+
+/** What the TLS tools need; also used by the CLI without a database. */
+export function toolDeps(
+  config: Config,
+  resolver: Resolver = createDnsResolver(config),
+  ca = extraCa(config),
+): TlsCheckDeps {
+  return {
+    resolver,
+    port: config.deliveryPort,
+    heloName: config.hostname,
+    timeoutMs: Math.min(config.deliveryTimeoutSeconds, 15) * 1000,
+    ca,
+    now: () => Date.now(),
+    mtaSts: { httpsPort: config.mtaStsPort, timeoutMs: 15_000, ...(ca === undefined ? {} : { ca }) },
+  };
 }
 
 export function smtpDeliverer(config: Config, logger: Logger, resolver: Resolver, ca?: string): Deliverer {
@@ -156,6 +179,7 @@ export async function createSealpost(config: Config, opts: SealpostOptions = {})
     logger,
     submit,
     domains,
+    tlsCheck: toolDeps(config, resolver, opts.deliveryCa ?? extraCa(config)),
     bodyLimit: config.maxMessageBytes,
     ready: () => ready,
     metrics: () => metrics.render(),

@@ -8,6 +8,7 @@ import { registerHealthRoutes } from "./routes/health.ts";
 import { registerMessageRoutes } from "./routes/messages.ts";
 import { registerSandboxRoutes } from "./routes/sandbox.ts";
 import { registerSuppressionRoutes } from "./routes/suppressions.ts";
+import { registerTlsCheckRoutes } from "./routes/tools-tls.ts";
 
 /**
  * Builds the HTTP API. Request logging is ours (allow-listed fields only): Fastify's own
@@ -64,5 +65,6 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   registerSandboxRoutes(app, deps);
   registerDomainRoutes(app, deps);
   registerSuppressionRoutes(app, deps);
+  registerTlsCheckRoutes(app, deps);
   return app;
 }

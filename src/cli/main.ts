@@ -7,6 +7,7 @@ import { migrate } from "../store/migrations.ts";
 import { keysCommand } from "./keys.ts";
 import { print, printError, printJson } from "./output.ts";
 import { startCommand } from "./start.ts";
+import { tlsCheckCommand } from "./tls-check.ts";
 
 const USAGE = `usage: sealpost <command> [options]
 
@@ -16,6 +17,7 @@ commands:
   keys create --org default --mode live|test [--scopes a,b] [--name NAME] [--json]
   keys list --org default [--json]
   keys revoke --org default --id KEY_ID [--json]
+  tls-check DOMAIN [--json]       MX hosts, STARTTLS, TLS version, certificate, MTA-STS, TLS-RPT
 
 Configuration comes from SEALPOST_* environment variables: see docs/configuration.md.`;
 
@@ -62,6 +64,8 @@ export async function main(argv: string[]): Promise<number> {
         return await startCommand(config, { roles: values.roles, json });
       case "migrate":
         return await migrateCommand(config, json);
+      case "tls-check":
+        return await tlsCheckCommand(config, action, json);
       case "keys":
         return await keysCommand(config, {
           action,

@@ -71,13 +71,8 @@ function cleanHost(raw: string | null | undefined): string | null {
 }
 
 function cleanProtocol(words: readonly string[]): string | null {
-  const text = words
-    .slice(0, 4)
-    .join(" ")
-    .replace(/[^\x21-\x7e ]/g, "")
-    .slice(0, 64)
-    .trim();
-  return text === "" ? null : text;
+  const text = words.slice(0, 4).join(" ");
+  return text === "" || text.length > 64 || /[^\x21-\x7e ]/.test(text) ? null : text;
 }
 
 /** The IP inside an address literal such as `[IPv6:2001:db8::1]` or `[192.0.2.1]:25`. */
@@ -195,17 +190,17 @@ interface Draft {
   ctx: TlsContext;
 }
 
-const PROTOCOL_NAMES: Record<string, string> = {
-  smtp: "SMTP",
-  esmtp: "ESMTP",
-  lmtp: "LMTP",
-  http: "HTTP",
-  https: "HTTPS",
-  "microsoft smtpsvc": "Microsoft SMTPSVC",
-};
+const PROTOCOL_NAMES = new Map([
+  ["smtp", "SMTP"],
+  ["esmtp", "ESMTP"],
+  ["lmtp", "LMTP"],
+  ["http", "HTTP"],
+  ["https", "HTTPS"],
+  ["microsoft smtpsvc", "Microsoft SMTPSVC"],
+]);
 
 function nothingRecorded(protocol: string | null): string {
-  const name = protocol === null ? undefined : PROTOCOL_NAMES[protocol.toLowerCase()];
+  const name = protocol === null ? undefined : PROTOCOL_NAMES.get(protocol.toLowerCase());
   return name === undefined ? "nothing about TLS recorded" : `with ${name}: nothing about TLS recorded`;
 }
 

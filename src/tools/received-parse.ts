@@ -19,13 +19,6 @@ export interface ReceivedLines {
   truncated: boolean;
 }
 
-function headerName(line: string): string | null {
-  const colon = line.indexOf(":");
-  if (colon <= 0 || colon > 76) return null;
-  const name = line.slice(0, colon);
-  return /^[!-9;-~]+$/.test(name) ? name.toLowerCase() : null;
-}
-
 /** Finds the Received lines of a raw message or of a bare header block. */
 export function receivedLines(raw: string | Buffer): ReceivedLines {
   const limit = MAX_HEADER_CHARS + 4;
@@ -63,12 +56,12 @@ export function receivedLines(raw: string | Buffer): ReceivedLines {
       continue;
     }
     finish();
-    if (headerName(line) !== "received") continue;
+    if (!/^received:/i.test(line)) continue;
     if (values.length >= MAX_RECEIVED) {
       truncated = true;
       break;
     }
-    let first = line.slice(line.indexOf(":") + 1);
+    let first = line.slice("received:".length);
     if (first.length > MAX_RECEIVED_CHARS) {
       first = first.slice(0, MAX_RECEIVED_CHARS);
       truncated = true;
