@@ -137,8 +137,9 @@ export function recordOutcome(input: RecordInput, outcome: AttemptOutcome): Comp
       events: [event(d, now, "sent", evidence), event(d, now, "delivered", evidence)],
     };
   }
-  const retryAt = now + retryDelay(d.attempts, input.random, input.schedule);
-  if (outcome.kind === "soft_fail" && retryAt < d.expires_at) {
+  // Retry until the window closes; the last retry is at the window's end, not before it.
+  const retryAt = Math.min(now + retryDelay(d.attempts, input.random, input.schedule), d.expires_at);
+  if (outcome.kind === "soft_fail" && now < d.expires_at) {
     const evidence = evidenceJson(outcome.evidence, outcome, {
       reason: outcome.reason,
       retry_at: new Date(retryAt).toISOString(),

@@ -112,6 +112,7 @@ for (const variant of [
       ["queued", "deferred", "failed"],
     );
     assert.equal(sink.dataCount(), 0, "no DATA ever reached the server");
+    assert.equal(sink.plaintextDataCount(), 0);
     assert.equal(sink.messages.length, 0);
   });
 }
