@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the sealpost test suite talks to (real Postfix, swaks,
-# dkimverify, gpg, openssl, psql). Idempotent and noninteractive; needs root on Debian 12.
+# dkimverify, gpg, openssl, psql, the Knot DNS server). Idempotent and noninteractive; needs
+# root on Debian 12.
 #
 #   scripts/install-test-tools.sh          # install what is missing
 #
@@ -8,7 +9,9 @@
 # run private instances (test/helpers/postfix.ts) from their own temp config directory with
 # `postfix -c DIR`. As root that needs no `alternate_config_directories` entry in
 # /etc/postfix/main.cf (Postfix only enforces that list for non-root callers), so this
-# script does not touch /etc/postfix at all.
+# script does not touch /etc/postfix at all. Likewise Knot DNS is never started
+# system-wide: test/helpers/dns-server.ts runs private `knotd -c FILE` instances on loopback
+# with their own config, zone and state under a temp dir; /etc/knot is left alone.
 set -euo pipefail
 
 # package -> a file it ships that the tests use (for the fast path).
@@ -22,6 +25,7 @@ declare -A PACKAGES=(
   [openssl]=/usr/bin/openssl
   [ca-certificates]=/etc/ssl/certs/ca-certificates.crt
   [postgresql-client]=/usr/bin/psql
+  [knot]=/usr/sbin/knotd                                 # knotd, knotc: test DNS server
 )
 
 missing=()
@@ -45,8 +49,8 @@ fi
 echo "install-test-tools: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 
-# Keep maintainer scripts from starting a system-wide Postfix on port 25. An existing
-# policy-rc.d (Docker images ship one) is put back exactly as it was.
+# Keep maintainer scripts from starting a system-wide Postfix on port 25 (or Knot on port
+# 53). An existing policy-rc.d (Docker images ship one) is put back exactly as it was.
 policy=/usr/sbin/policy-rc.d
 policy_backup=""
 if [[ -e "$policy" ]]; then

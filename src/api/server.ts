@@ -8,6 +8,7 @@ import { registerHealthRoutes } from "./routes/health.ts";
 import { registerMessageRoutes } from "./routes/messages.ts";
 import { registerSandboxRoutes } from "./routes/sandbox.ts";
 import { registerSuppressionRoutes } from "./routes/suppressions.ts";
+import { registerHeaderToolRoutes } from "./routes/tools-headers.ts";
 import { registerTlsCheckRoutes } from "./routes/tools-tls.ts";
 
 /**
@@ -66,5 +67,6 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   registerDomainRoutes(app, deps);
   registerSuppressionRoutes(app, deps);
   registerTlsCheckRoutes(app, deps);
+  registerHeaderToolRoutes(app, deps);
   return app;
 }

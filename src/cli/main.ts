@@ -4,6 +4,7 @@ import type { Config } from "../config/schema.ts";
 import { MasterKeyError } from "../crypto/master-key.ts";
 import { openDb } from "../store/db.ts";
 import { migrate } from "../store/migrations.ts";
+import { analyzeHeadersCommand, headerInput } from "./analyze-headers.ts";
 import { keysCommand } from "./keys.ts";
 import { print, printError, printJson } from "./output.ts";
 import { startCommand } from "./start.ts";
@@ -17,6 +18,7 @@ commands:
   keys create --org default --mode live|test [--scopes a,b] [--name NAME] [--json]
   keys list --org default [--json]
   keys revoke --org default --id KEY_ID [--json]
+  analyze-headers [FILE] [--json]  report, hop by hop, whether the Received lines record TLS (stdin without FILE)
   tls-check DOMAIN [--json]       MX hosts, STARTTLS, TLS version, certificate, MTA-STS, TLS-RPT
 
 Configuration comes from SEALPOST_* environment variables: see docs/configuration.md.`;
@@ -47,6 +49,8 @@ export async function main(argv: string[]): Promise<number> {
     print(USAGE);
     return command === undefined && values.help !== true ? 2 : 0;
   }
+  if (command === "analyze-headers")
+    return analyzeHeadersCommand({ json: values.json === true, input: headerInput(action) });
   let config: Config;
   try {
     config = loadConfig();

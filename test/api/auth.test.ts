@@ -31,6 +31,7 @@ const routes: { method: "GET" | "POST" | "DELETE"; url: string; scope: Scope }[]
   { method: "POST", url: "/v1/suppressions", scope: "suppressions:manage" },
   { method: "DELETE", url: "/v1/suppressions/{addr}", scope: "suppressions:manage" },
   { method: "GET", url: "/v1/tools/tls-check?domain=example.com", scope: "messages:read" },
+  { method: "POST", url: "/v1/tools/analyze-headers", scope: "messages:read" },
 ];
 
 test("every /v1 route refuses missing, malformed and revoked keys, and missing scopes", async (t) => {

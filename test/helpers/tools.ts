@@ -1,6 +1,6 @@
 /**
  * Gate for tests that talk to real third-party tools (Postfix, swaks, dkimverify, openssl,
- * gpg, PostgreSQL).
+ * gpg, PostgreSQL, the Knot DNS server behind test/helpers/dns-server.ts).
  *
  *   test("delivers through Postfix", async (t) => {
  *     if (!requireTool(t, "postfix")) return;
@@ -17,7 +17,7 @@ import { accessSync, appendFileSync, constants } from "node:fs";
 import { delimiter, join, relative } from "node:path";
 import type { TestContext } from "node:test";
 
-export type ToolName = "postfix" | "swaks" | "dkimverify" | "openssl" | "gpg" | "postgres";
+export type ToolName = "postfix" | "swaks" | "dkimverify" | "openssl" | "gpg" | "postgres" | "dns-server";
 
 const INSTALL_HINT = "install with scripts/install-test-tools.sh";
 
@@ -80,6 +80,9 @@ function probe(name: ToolName): string | null {
       return runs("gpg", ["--version"]) ? null : INSTALL_HINT;
     case "postgres":
       return probePostgres();
+    case "dns-server":
+      // Knot DNS: test/helpers/dns-server.ts runs private knotd instances, reloads with knotc.
+      return runs("knotd", ["--version"]) && runs("knotc", ["--version"]) ? null : INSTALL_HINT;
   }
 }
 
