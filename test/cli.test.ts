@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { BOOTSTRAP_KEY, createTestDatabase, tempDir } from "./helpers/app.ts";
+import { startDnsServer } from "./helpers/dns-server.ts";
 import { spawnSealpost } from "./helpers/process.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -129,4 +130,31 @@ test("start --roles rejects unknown roles; SIGTERM shuts down cleanly", async (t
   await proc.waitForLine(/listening on/);
   await proc.kill("SIGTERM");
   assert.equal(proc.child.exitCode, 0);
+});
+
+test("domains add, verify and list from the CLI", async (t) => {
+  const env = await setup(t);
+  const dns = await startDnsServer({});
+  t.after(() => dns.close());
+  const withDns = { ...env, SEALPOST_DNS_SERVERS: dns.address };
+  assert.equal(cli(["migrate"], withDns).status, 0);
+  // The default org exists after a first start; keys create makes it too.
+  assert.equal(cli(["keys", "create", "--mode", "test", "--json"], withDns).status, 0);
+  const added = cli(["domains", "add", "cli.test", "--json"], withDns);
+  assert.equal(added.status, 0, added.stderr);
+  const domain = JSON.parse(added.stdout);
+  const pending = cli(["domains", "verify", "cli.test"], withDns);
+  assert.equal(pending.status, 1);
+  assert.match(pending.stdout, /cli\.test: pending/);
+  for (const r of domain.records as { type: string; name: string; value: string; purpose: string }[])
+    if (r.purpose === "dkim") dns.set(r.name, [{ type: "TXT", value: r.value }]);
+  const verified = cli(["domains", "verify", "cli.test"], withDns);
+  assert.equal(verified.status, 0, verified.stdout + verified.stderr);
+  assert.match(verified.stdout, /cli\.test: verified/);
+  const list = JSON.parse(cli(["domains", "list", "--json"], withDns).stdout);
+  assert.deepEqual(
+    list.map((d: { name: string; status: string }) => [d.name, d.status]),
+    [["cli.test", "verified"]],
+  );
+  assert.equal(cli(["domains", "add", "not a domain"], withDns).status, 1);
 });

@@ -5,6 +5,7 @@ import { MasterKeyError } from "../crypto/master-key.ts";
 import { openDb } from "../store/db.ts";
 import { migrate } from "../store/migrations.ts";
 import { analyzeHeadersCommand, headerInput } from "./analyze-headers.ts";
+import { domainsCommand } from "./domains.ts";
 import { keysCommand } from "./keys.ts";
 import { print, printError, printJson } from "./output.ts";
 import { startCommand } from "./start.ts";
@@ -19,6 +20,7 @@ commands:
   keys list --org default [--json]
   keys revoke --org default --id KEY_ID [--json]
   analyze-headers [FILE] [--json]  report, hop by hop, whether the Received lines record TLS (stdin without FILE)
+  domains add NAME | verify NAME | list [--org default] [--json]
   tls-check DOMAIN [--json]       MX hosts, STARTTLS, TLS version, certificate, MTA-STS, TLS-RPT
 
 Configuration comes from SEALPOST_* environment variables: see docs/configuration.md.`;
@@ -68,6 +70,13 @@ export async function main(argv: string[]): Promise<number> {
         return await startCommand(config, { roles: values.roles, json });
       case "migrate":
         return await migrateCommand(config, json);
+      case "domains":
+        return await domainsCommand(config, {
+          action,
+          name: positionals[2],
+          org: values.org ?? "default",
+          json,
+        });
       case "tls-check":
         return await tlsCheckCommand(config, action, json);
       case "keys":
