@@ -13,8 +13,8 @@ import type { SubmitDeps } from "./core/submit.ts";
 import { localKeyWrapper } from "./crypto/key-provider.ts";
 import { loadMasterKey } from "./crypto/master-key.ts";
 import { ensureDevCertificate } from "./crypto/tls-cert.ts";
+import { createSmtpDeliverer } from "./delivery/deliverer.ts";
 import { createResolver } from "./delivery/dns.ts";
-import { deliverToDomain } from "./delivery/route.ts";
 import type { DomainDeps } from "./domains/service.ts";
 import { SigningKeyCache } from "./domains/signing-cache.ts";
 import { createLogger, type Logger } from "./logging/logger.ts";
@@ -95,24 +95,6 @@ export function toolDeps(
   };
 }
 
-export function smtpDeliverer(config: Config, logger: Logger, resolver: Resolver, ca?: string): Deliverer {
-  return {
-    async deliver(req) {
-      const result = await deliverToDomain(req.domain, { from: req.from, to: req.to }, req.raw, {
-        relay: config.relay,
-        resolver,
-        deliveryPort: config.deliveryPort,
-        heloName: config.hostname,
-        requireVerifiedCert: false,
-        timeoutMs: config.deliveryTimeoutSeconds * 1000,
-        logger,
-        ...(ca === undefined ? {} : { ca }),
-      });
-      return result.outcome;
-    },
-  };
-}
-
 export async function createSealpost(config: Config, opts: SealpostOptions = {}): Promise<Sealpost> {
   const clock = opts.clock ?? systemClock;
   const logger = opts.logger ?? createLogger({ level: config.logLevel });
@@ -137,7 +119,15 @@ export async function createSealpost(config: Config, opts: SealpostOptions = {})
 
   const resolver = createDnsResolver(config);
   const domains: DomainDeps = { db, keyring, clock, resolver, hostname: config.hostname };
-  const deliverer = opts.deliverer ?? smtpDeliverer(config, logger, resolver, opts.deliveryCa);
+  const smtpOut = createSmtpDeliverer({
+    config,
+    logger,
+    resolver,
+    db,
+    clock,
+    ca: opts.deliveryCa ?? extraCa(config),
+  });
+  const deliverer = opts.deliverer ?? smtpOut;
   const worker = new Worker({
     db,
     keyring,
@@ -240,6 +230,7 @@ export async function createSealpost(config: Config, opts: SealpostOptions = {})
       await api.close();
       await smtp?.close();
       if (workerStarted) await worker.stop();
+      await smtpOut.close();
       await committer.flushed();
       await db.close();
     },

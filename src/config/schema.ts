@@ -213,6 +213,47 @@ export const SETTINGS = {
       return out;
     },
   },
+  transportMap: {
+    env: "SEALPOST_TRANSPORT_MAP",
+    description:
+      "Per-domain next hops, like Postfix's transport_maps: `clinic.example=smtp://10.0.0.5:25,lab.example=smtp://relay.lab:587`. TLS is still required.",
+    defaultText: "none",
+    parse: (raw: string | undefined): ReadonlyMap<string, URL> => {
+      const out = new Map<string, URL>();
+      if (raw === undefined || raw.trim() === "") return out;
+      for (const entry of raw.split(",")) {
+        const m = /^\s*([a-z0-9.-]+)\s*=\s*(\S+)\s*$/i.exec(entry);
+        let url: URL | null = null;
+        try {
+          url = m?.[2] === undefined ? null : new URL(m[2]);
+        } catch {
+          url = null;
+        }
+        if (m?.[1] === undefined || url === null || url.protocol !== "smtp:" || url.hostname === "")
+          throw new SettingError("must be a comma-separated list of domain=smtp://host:port");
+        out.set(m[1].toLowerCase(), url);
+      }
+      return out;
+    },
+  },
+  requireVerifiedCerts: bool(
+    "SEALPOST_REQUIRE_VERIFIED_CERTS",
+    "Require a certificate that verifies for the MX name on every delivery (otherwise only where MTA-STS enforces; TLS itself is always required).",
+  ),
+  maxConnectionsPerDestination: int(
+    "SEALPOST_MAX_CONNECTIONS_PER_DESTINATION",
+    "SMTP sessions open at once to one destination (MX or relay address); sessions carry up to 100 messages each.",
+    8,
+    1,
+    100,
+  ),
+  ratePerDomain: int(
+    "SEALPOST_RATE_PER_DOMAIN",
+    "Messages per second to one recipient domain; 0 means no limit.",
+    0,
+    0,
+    10_000,
+  ),
   relay: {
     env: "SEALPOST_RELAY",
     description:

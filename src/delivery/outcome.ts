@@ -42,7 +42,8 @@ export type FailureReason =
   | "no_route"
   | "rejected_temporary"
   | "rejected_permanent"
-  | "protocol_error";
+  | "protocol_error"
+  | "mta_sts_no_valid_mx";
 
 export type AttemptOutcome =
   | { kind: "sent"; evidence: TlsEvidence; reply: SmtpReply }

@@ -1,7 +1,6 @@
 /**
- * Connections and pacing: several messages per SMTP session to the same destination, at most
- * `maxPerDestination` connections to it at once, and an optional rate limit per recipient
- * domain.
+ * Connections and pacing: several messages per SMTP session to one destination, at most
+ * `maxPerDestination` connections to it at once, an optional rate limit per recipient domain.
  *
  * A destination is one target (host, address, port) with one set of TLS requirements (HELO
  * name, certificate verification, server name, trust anchors): sessions are only shared
@@ -97,7 +96,6 @@ interface Destination {
   key: string;
   /** Connections open or being opened: what the cap counts. */
   count: number;
-  live: Set<PooledSession>;
   /** Most recently used last. */
   idle: PooledSession[];
   waiters: Waiter[];
@@ -169,7 +167,9 @@ export class SessionPool {
         lease = await this.#replace(session, target, opts);
         continue;
       }
-      this.#release(session, result.next, opts.timeoutMs);
+      // RSET before the outcome is returned, so the session is free for the caller's next message.
+      const clean = result.next !== "reset" || (await resetSession(session.smtp, opts.timeoutMs));
+      this.#release(session, result.next === "discard" || !clean ? "discard" : "reuse");
       return result.outcome;
     }
   }
@@ -216,7 +216,7 @@ export class SessionPool {
     ]);
     let dest = this.#destinations.get(key);
     if (dest === undefined) {
-      dest = { key, count: 0, live: new Set(), idle: [], waiters: [] };
+      dest = { key, count: 0, idle: [], waiters: [] };
       this.#destinations.set(key, dest);
     }
     return dest;
@@ -284,7 +284,6 @@ export class SessionPool {
       return { kind: "failed", outcome: opened.outcome };
     }
     const session: PooledSession = { dest, smtp: opened.session, used: 0, state: "busy", idleTimer: null };
-    dest.live.add(session);
     session.smtp.onGone(() => this.#gone(session));
     this.#logger?.debug({ mxHost: target.host, count: dest.count }, "delivery session opened");
     return { kind: "session", session, reused: false };
@@ -297,13 +296,7 @@ export class SessionPool {
     return this.#open(session.dest, target, opts);
   }
 
-  #release(session: PooledSession, next: Transaction["next"], timeoutMs: number): void {
-    if (next === "reset") {
-      void resetSession(session.smtp, timeoutMs).then((ok) =>
-        this.#release(session, ok ? "reuse" : "discard", timeoutMs),
-      );
-      return;
-    }
+  #release(session: PooledSession, next: "reuse" | "discard"): void {
     if (next === "discard" || !session.smtp.alive()) {
       session.smtp.conn.close();
       this.#remove(session, true);
@@ -375,7 +368,6 @@ export class SessionPool {
     this.#unidle(session);
     session.state = "closed";
     const dest = session.dest;
-    dest.live.delete(session);
     dest.count--;
     if (!settle) return;
     if (!this.#closed) this.#serve(dest, true);

@@ -12,6 +12,13 @@ import { isIP } from "node:net";
 import { SealpostError } from "../core/errors.ts";
 import type { Logger } from "../logging/logger.ts";
 import { type AddressResult, resolveAddresses, resolveMx } from "./dns.ts";
+import {
+  applyPolicy,
+  effectivePolicy,
+  getMtaStsPolicy,
+  type MtaStsEvidence,
+  type MtaStsOptions,
+} from "./mta-sts.ts";
 import { type AttemptOutcome, type FailedOutcome, hardFail, softFail } from "./outcome.ts";
 import type { SessionPool } from "./pool.ts";
 import {
@@ -36,6 +43,8 @@ export interface RouteOptions {
   random?: () => number;
   /** At most this many targets; default 10. */
   maxTargets?: number;
+  /** Per-domain next hops (like Postfix's transport_maps): domain → smtp://host:port. */
+  transportMap?: ReadonlyMap<string, URL>;
 }
 
 export type Route =
@@ -63,13 +72,19 @@ function targetsFor(host: string, port: number, result: AddressResult): Delivery
   return result.addresses.map((ip) => ({ host, port, ip }));
 }
 
+/** The transport-map entry for the domain, else the relay, else null (direct to MX). */
+export function fixedHop(domain: string, opts: Pick<RouteOptions, "relay" | "transportMap">): URL | null {
+  return opts.transportMap?.get(domain.toLowerCase()) ?? opts.relay;
+}
+
 /** The ordered targets for `domain`, or the outcome that ends delivery before connecting. */
 export async function resolveRoute(domain: string, opts: RouteOptions): Promise<Route> {
   const maxTargets = opts.maxTargets ?? DEFAULT_MAX_TARGETS;
-  if (opts.relay !== null) {
+  const hop = fixedHop(domain, opts);
+  if (hop !== null) {
     // A relay host name is resolved by the SMTP client through the system resolver
     // (getaddrinfo: /etc/hosts, container DNS), not the MX resolver.
-    const { host, port } = parseRelayUrl(opts.relay);
+    const { host, port } = parseRelayUrl(hop);
     return { kind: "targets", targets: [isIP(host) === 0 ? { host, port } : { host, port, ip: host }] };
   }
 
@@ -112,6 +127,8 @@ export interface DomainDeliveryOptions extends DeliverOptions, RouteOptions {
    * waiting for the pool's rate limit of `domain` (at most `timeoutMs`, else a soft `timeout`).
    */
   pool?: SessionPool;
+  /** Applies recipients' MTA-STS policies to direct-to-MX routes; absent: off. */
+  mtaSts?: MtaStsOptions;
 }
 
 export interface DomainDelivery {
@@ -119,6 +136,8 @@ export interface DomainDelivery {
   outcome: AttemptOutcome;
   /** Every attempt in order, each with its own evidence. Empty when the route failed. */
   attempts: Array<{ target: DeliveryTarget; outcome: AttemptOutcome }>;
+  /** What MTA-STS decided, for the evidence; null on relayed or transport-mapped routes or when off. */
+  mtaSts: (MtaStsEvidence & { error: string | null }) | null;
 }
 
 /**
@@ -132,24 +151,39 @@ export async function deliverToDomain(
   raw: Buffer,
   opts: DomainDeliveryOptions,
 ): Promise<DomainDelivery> {
-  const route = await resolveRoute(domain, opts);
+  const direct = fixedHop(domain, opts) === null;
+  const [route, sts] = await Promise.all([
+    resolveRoute(domain, opts),
+    direct && opts.mtaSts !== undefined ? getMtaStsPolicy(domain, opts.mtaSts) : Promise.resolve(null),
+  ]);
   if (route.kind === "error") {
     opts.logger?.info({ outcome: route.outcome.kind, code: route.outcome.reason }, "delivery route failed");
-    return { outcome: route.outcome, attempts: [] };
+    return { outcome: route.outcome, attempts: [], mtaSts: null };
   }
+  // Step "MTA-STS": enforce drops MX hosts the policy does not name and requires verified
+  // certificates; testing only records; a fetch failure uses the cached policy, if any.
+  const applied = applyPolicy(route.targets, sts === null ? null : effectivePolicy(sts));
+  const mtaSts =
+    sts === null
+      ? null
+      : { ...applied.evidence, error: sts.kind === "error" ? `${sts.reason}:${sts.detail}` : null };
+  if (sts?.kind === "error")
+    opts.logger?.warn({ code: sts.reason, outcome: sts.detail }, "mta-sts policy unavailable");
+  if (applied.targets.length === 0) return { outcome: softFail("mta_sts_no_valid_mx"), attempts: [], mtaSts };
+  const sendOpts = applied.requireVerifiedCert ? { ...opts, requireVerifiedCert: true } : opts;
   const pool = opts.pool;
   if (pool !== undefined && !(await pool.pace(domain, opts.timeoutMs))) {
     const outcome = softFail("timeout");
     opts.logger?.info({ outcome: outcome.kind, code: "rate_limited" }, "delivery paced");
-    return { outcome, attempts: [] };
+    return { outcome, attempts: [], mtaSts };
   }
   const attempts: DomainDelivery["attempts"] = [];
   let outcome: AttemptOutcome = softFail("no_route");
-  for (const target of route.targets) {
+  for (const target of applied.targets) {
     outcome =
       pool === undefined
-        ? await deliverOnce(target, envelope, raw, opts)
-        : await pool.send(target, envelope, raw, opts);
+        ? await deliverOnce(target, envelope, raw, sendOpts)
+        : await pool.send(target, envelope, raw, sendOpts);
     attempts.push({ target, outcome });
     opts.logger?.info(
       {
@@ -165,5 +199,5 @@ export async function deliverToDomain(
     );
     if (outcome.kind !== "soft_fail") break;
   }
-  return { outcome, attempts };
+  return { outcome, attempts, mtaSts };
 }

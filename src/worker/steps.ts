@@ -19,7 +19,13 @@ export interface DeliveryRequest {
 }
 
 export interface Deliverer {
-  deliver(req: DeliveryRequest): Promise<AttemptOutcome>;
+  deliver(req: DeliveryRequest): Promise<DeliveryResult>;
+}
+
+export interface DeliveryResult {
+  outcome: AttemptOutcome;
+  /** MTA-STS mode, policy id and MX mismatches (null when it did not apply). */
+  mtaSts: object | null;
 }
 
 export type Route = { kind: "sandbox" } | { kind: "smtp"; domain: string };
@@ -123,11 +129,13 @@ export function recordSandbox(input: RecordInput, message: PreparedMessage): Com
   };
 }
 
-export function recordOutcome(input: RecordInput, outcome: AttemptOutcome): Completion {
+export function recordOutcome(input: RecordInput, result: DeliveryResult): Completion {
+  const { outcome } = result;
+  const sts = result.mtaSts === null ? {} : { mta_sts: result.mtaSts };
   const d = input.delivery;
   const now = input.now;
   if (outcome.kind === "sent") {
-    const evidence = evidenceJson(outcome.evidence, outcome);
+    const evidence = evidenceJson(outcome.evidence, outcome, sts);
     return {
       ...base(input),
       status: "delivered",
@@ -141,6 +149,7 @@ export function recordOutcome(input: RecordInput, outcome: AttemptOutcome): Comp
   const retryAt = Math.min(now + retryDelay(d.attempts, input.random, input.schedule), d.expires_at);
   if (outcome.kind === "soft_fail" && now < d.expires_at) {
     const evidence = evidenceJson(outcome.evidence, outcome, {
+      ...sts,
       reason: outcome.reason,
       retry_at: new Date(retryAt).toISOString(),
     });
@@ -154,6 +163,7 @@ export function recordOutcome(input: RecordInput, outcome: AttemptOutcome): Comp
     };
   }
   const evidence = evidenceJson(outcome.evidence, outcome, {
+    ...sts,
     reason: outcome.reason,
     ...(outcome.kind === "soft_fail" ? { gave_up: true } : {}),
   });

@@ -173,7 +173,7 @@ export class Worker {
         if (route.kind === "sandbox") {
           completion = recordSandbox({ ...input, now: clock.now() }, message);
         } else {
-          const outcome = await deliverer.deliver({
+          const result = await deliverer.deliver({
             domain: route.domain,
             // Step "return path": a VERP address, so a later DSN names this delivery.
             from: verpAddress(
@@ -184,7 +184,8 @@ export class Worker {
             to: recipient,
             raw: message.raw,
           });
-          completion = recordOutcome({ ...input, now: clock.now() }, outcome);
+          const outcome = result.outcome;
+          completion = recordOutcome({ ...input, now: clock.now() }, result);
           if (
             completion.status === "bounced" ||
             (completion.status === "failed" && outcome.kind === "hard_fail")

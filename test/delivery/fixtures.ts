@@ -1,5 +1,5 @@
 /** Shared pieces of the delivery tests (not a test file itself). */
-import { createServer } from "node:net";
+import { connect, createServer, type Socket } from "node:net";
 import type { DeliverOptions } from "../../src/delivery/smtp-client.ts";
 import { type SmtpSink, type SmtpSinkOptions, startSmtpSink } from "../helpers/smtp-sink.ts";
 
@@ -44,4 +44,114 @@ export async function sinkPair(
     }
   }
   throw new Error("no free port pair for two sinks");
+}
+
+/**
+ * A TCP proxy on 127.0.0.1 in front of a server: counts connections and can break them the
+ * way a network or a server does, TLS passing through untouched.
+ */
+export interface TcpProxy {
+  port: number;
+  /** Connections accepted so far. */
+  connections(): number;
+  /** Chunks (reads) received from clients so far: each is one batch of commands or data. */
+  clientChunks(): number;
+  /** Connections open now, and the most that were open at once. */
+  open(): number;
+  peak(): number;
+  /** Closes every open connection now (a server ending idle sessions). */
+  dropAll(): void;
+  /**
+   * On every connection open now, the next bytes the client sends are not forwarded and the
+   * connection is reset: the server had gone away while the session sat idle.
+   */
+  dropOnNextClientData(): void;
+  /**
+   * On every connection open now: once the client has sent more than `bytes` further bytes,
+   * those are forwarded and then the connection is cut (mid message data).
+   */
+  cutAfterClientBytes(bytes: number): void;
+  close(): Promise<void>;
+}
+
+interface ProxiedPair {
+  client: Socket;
+  server: Socket;
+  onClientData: ((chunk: Buffer) => boolean) | null;
+}
+
+export async function startProxy(targetPort: number): Promise<TcpProxy> {
+  const pairs = new Set<ProxiedPair>();
+  let total = 0;
+  let peak = 0;
+  let chunks = 0;
+  const server = createServer((client) => {
+    total++;
+    const upstream = connect(targetPort, "127.0.0.1");
+    client.setNoDelay(true);
+    upstream.setNoDelay(true);
+    const pair: ProxiedPair = { client, server: upstream, onClientData: null };
+    pairs.add(pair);
+    peak = Math.max(peak, pairs.size);
+    const end = (): void => {
+      pairs.delete(pair);
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on("error", end);
+    upstream.on("error", end);
+    client.on("close", end);
+    upstream.on("close", end);
+    upstream.on("data", (chunk: Buffer) => client.write(chunk));
+    client.on("data", (chunk: Buffer) => {
+      chunks++;
+      const forward = pair.onClientData?.(chunk) ?? true;
+      if (forward) upstream.write(chunk);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  if (address === null || typeof address === "string") throw new Error("no port");
+  return {
+    port: address.port,
+    connections: () => total,
+    clientChunks: () => chunks,
+    open: () => pairs.size,
+    peak: () => peak,
+    dropAll() {
+      for (const p of pairs) {
+        p.client.destroy();
+        p.server.destroy();
+      }
+    },
+    dropOnNextClientData() {
+      for (const p of pairs) {
+        p.onClientData = () => {
+          p.client.resetAndDestroy();
+          p.server.destroy();
+          return false;
+        };
+      }
+    },
+    cutAfterClientBytes(bytes) {
+      for (const p of pairs) {
+        let seen = 0;
+        p.onClientData = (chunk) => {
+          seen += chunk.length;
+          if (seen <= bytes) return true;
+          p.server.end(chunk, () => p.server.destroy());
+          p.client.destroy();
+          return false;
+        };
+      }
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const p of pairs) {
+          p.client.destroy();
+          p.server.destroy();
+        }
+        server.close(() => resolve());
+      }),
+  };
 }

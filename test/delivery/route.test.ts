@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { createResolver } from "../../src/delivery/dns.ts";
+import { SessionPool } from "../../src/delivery/pool.ts";
 import {
   type DomainDeliveryOptions,
   deliverToDomain,
@@ -180,6 +181,69 @@ describe("resolveRoute / deliverToDomain", () => {
       assert.deepEqual(result.attempts[0]?.target, { host: "127.0.0.1", port: sink.port, ip: "127.0.0.1" });
       assert.equal(sink.messages.length, 1);
     } finally {
+      await sink.close();
+    }
+  });
+
+  test("with a pool: failover as without one, then the working MX's session is reused", async () => {
+    const [plain, good] = await sinkPair({ starttls: false }, {});
+    const pool = new SessionPool();
+    try {
+      const opts = { ...options(plain.port), pool };
+      const first = await deliverToDomain("v4-first.test", ENVELOPE, RAW, opts);
+      assert.deepEqual(
+        first.attempts.map((a) => [a.target.host, a.outcome.kind === "sent" ? "sent" : a.outcome.reason]),
+        [
+          ["v4.mx.test", "tls_unavailable"],
+          ["v6.mx.test", "sent"],
+        ],
+      );
+      assert.equal(first.attempts[1]?.outcome.evidence?.ip, "::1");
+      const second = await deliverToDomain("v4-first.test", ENVELOPE, RAW, opts);
+      assert.equal(second.outcome.kind, "sent");
+      assert.equal(plain.dataCount(), 0);
+      assert.equal(good.messages.length, 2);
+      assert.equal(good.connections(), 1);
+    } finally {
+      await pool.close();
+      await plain.close();
+      await good.close();
+    }
+  });
+
+  test("with a pool: a 5xx from the first MX is still final", async () => {
+    const [rejecting, good] = await sinkPair({ rejectRcpt: () => 550 }, {});
+    const pool = new SessionPool();
+    try {
+      const result = await deliverToDomain("v4-first.test", ENVELOPE, RAW, {
+        ...options(rejecting.port),
+        pool,
+      });
+      assert.equal(result.outcome.kind === "hard_fail" && result.outcome.reason, "rejected_permanent");
+      assert.equal(result.attempts.length, 1);
+      assert.equal(good.messages.length, 0);
+      assert.ok(!JSON.stringify(result).includes("@"));
+    } finally {
+      await pool.close();
+      await rejecting.close();
+      await good.close();
+    }
+  });
+
+  test("with a pool: the domain's rate limit defers a message that would wait too long", async () => {
+    const sink = await startSmtpSink({ host: "127.0.0.1" });
+    const pool = new SessionPool({ ratePerDomain: 1 });
+    try {
+      const opts = { ...options(sink.port), pool, timeoutMs: 300 };
+      assert.equal((await deliverToDomain("v4-first.test", ENVELOPE, RAW, opts)).outcome.kind, "sent");
+      const paced = await deliverToDomain("v4-first.test", ENVELOPE, RAW, opts);
+      assert.equal(paced.outcome.kind === "soft_fail" && paced.outcome.reason, "timeout");
+      assert.deepEqual(paced.attempts, []);
+      // Another domain is not held back.
+      assert.equal((await deliverToDomain("implicit.test", ENVELOPE, RAW, opts)).outcome.kind, "sent");
+      assert.equal(sink.messages.length, 2);
+    } finally {
+      await pool.close();
       await sink.close();
     }
   });

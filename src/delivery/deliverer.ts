@@ -1,0 +1,63 @@
+import type { Resolver } from "node:dns/promises";
+import type { Config } from "../config/schema.ts";
+import type { Clock } from "../core/clock.ts";
+import type { Logger } from "../logging/logger.ts";
+import type { Db } from "../store/db.ts";
+import { dbMtaStsCache } from "../store/mta-sts-cache.ts";
+import type { Deliverer } from "../worker/steps.ts";
+import { type MtaStsOptions, mtaStsFetchBackoff } from "./mta-sts.ts";
+import { SessionPool } from "./pool.ts";
+import { deliverToDomain } from "./route.ts";
+
+/**
+ * The worker's SMTP deliverer, built once from the config: relay / transport map / MX
+ * routing, MTA-STS with its database cache, reused sessions per destination, pacing.
+ */
+export interface SmtpDelivererDeps {
+  config: Config;
+  logger: Logger;
+  resolver: Resolver;
+  db: Db;
+  clock: Clock;
+  /** Extra trust anchors for MX, relay and policy-host certificates. */
+  ca: string | undefined;
+}
+
+export function createSmtpDeliverer(deps: SmtpDelivererDeps): Deliverer & { close(): Promise<void> } {
+  const { config, logger, resolver, ca } = deps;
+  const pool = new SessionPool({
+    maxPerDestination: config.maxConnectionsPerDestination,
+    ratePerDomain: config.ratePerDomain,
+    logger,
+  });
+  const mtaSts: MtaStsOptions | undefined = config.mtaSts
+    ? {
+        resolver,
+        cache: dbMtaStsCache(deps.db),
+        now: () => deps.clock.now(),
+        backoff: mtaStsFetchBackoff(),
+        timeoutMs: Math.min(config.deliveryTimeoutSeconds, 30) * 1000,
+        httpsPort: config.mtaStsPort,
+        ...(ca === undefined ? {} : { ca }),
+      }
+    : undefined;
+  return {
+    async deliver(req) {
+      const result = await deliverToDomain(req.domain, { from: req.from, to: req.to }, req.raw, {
+        relay: config.relay,
+        transportMap: config.transportMap,
+        resolver,
+        deliveryPort: config.deliveryPort,
+        heloName: config.hostname,
+        requireVerifiedCert: config.requireVerifiedCerts,
+        timeoutMs: config.deliveryTimeoutSeconds * 1000,
+        logger,
+        pool,
+        ...(mtaSts === undefined ? {} : { mtaSts }),
+        ...(ca === undefined ? {} : { ca }),
+      });
+      return { outcome: result.outcome, mtaSts: result.mtaSts };
+    },
+    close: () => pool.close(),
+  };
+}
