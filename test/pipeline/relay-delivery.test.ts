@@ -147,3 +147,31 @@ test("a 5xx from the server fails the delivery at once; a 4xx defers it", async 
   assert.equal(byTo["ok@example.org"].status, "delivered");
   assert.equal(msg.status, "deferred");
 });
+
+test("the transport map sends one domain to its own next hop; others still go direct", async (t) => {
+  const mapped = await startSmtpSink();
+  t.after(() => mapped.close());
+  const { app, adminKey } = await startTestApp(t, {
+    env: {
+      SEALPOST_TRANSPORT_MAP: `lab.example=smtp://127.0.0.1:${mapped.port}`,
+      SEALPOST_DNS_SERVERS: "127.0.0.1:9",
+    },
+  });
+  const res = await app.api.inject({
+    method: "POST",
+    url: "/v1/messages",
+    headers: auth(adminKey),
+    payload: { ...message, to: ["results@lab.example", "pat@elsewhere.example"] },
+  });
+  const id = res.json().id;
+  const msg = await eventually(async () => {
+    const body = (await app.api.inject({ url: `/v1/messages/${id}`, headers: auth(adminKey) })).json();
+    return body.deliveries.every((d: { status: string }) => d.status !== "queued" && d.status !== "sending")
+      ? body
+      : undefined;
+  });
+  assert.equal(msg.deliveries[0].status, "delivered");
+  assert.deepEqual(mapped.messages[0]?.to, ["results@lab.example"]);
+  assert.equal(msg.deliveries[1].status, "deferred", "no DNS answers for the other domain");
+  assert.equal(msg.deliveries[1].reason, "dns_failed");
+});
