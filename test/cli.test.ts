@@ -23,6 +23,7 @@ async function setup(t: import("node:test").TestContext) {
     SEALPOST_LOG_LEVEL: "warn",
     SEALPOST_SMTP_PORT: "0",
     SEALPOST_SMTPS_PORT: "0",
+    SEALPOST_INBOUND_PORT: "0",
     ...(database.url === undefined ? {} : { SEALPOST_DATABASE_URL: database.url }),
   } as Record<string, string>;
 }

@@ -31,6 +31,7 @@ test(`crash: ${TOTAL} messages, SIGKILL mid-submission and mid-delivery, restart
     SEALPOST_HTTP_PORT: "0",
     SEALPOST_SMTP_PORT: "0",
     SEALPOST_SMTPS_PORT: "0",
+    SEALPOST_INBOUND_PORT: "0",
     SEALPOST_RELAY: `smtp://127.0.0.1:${sink.port}`,
     SEALPOST_LEASE_SECONDS: "3",
     SEALPOST_WORKER_CONCURRENCY: String(CONCURRENCY),
