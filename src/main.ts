@@ -16,6 +16,7 @@ import { ensureDevCertificate } from "./crypto/tls-cert.ts";
 import { createSmtpDeliverer } from "./delivery/deliverer.ts";
 import { createResolver } from "./delivery/dns.ts";
 import type { DomainDeps } from "./domains/service.ts";
+import { createSigner } from "./domains/sign-pool.ts";
 import { SigningKeyCache } from "./domains/signing-cache.ts";
 import { createLogger, type Logger } from "./logging/logger.ts";
 import { createSubmissionServers, type SubmissionServers } from "./smtp/server.ts";
@@ -119,6 +120,7 @@ export async function createSealpost(config: Config, opts: SealpostOptions = {})
 
   const resolver = createDnsResolver(config);
   const domains: DomainDeps = { db, keyring, clock, resolver, hostname: config.hostname };
+  const signer = createSigner();
   const smtpOut = createSmtpDeliverer({
     config,
     logger,
@@ -135,6 +137,7 @@ export async function createSealpost(config: Config, opts: SealpostOptions = {})
     logger,
     deliverer,
     signing: new SigningKeyCache(domains),
+    signer,
     concurrency: config.workerConcurrency,
     leaseMs: opts.leaseMs ?? config.leaseSeconds * 1000,
     retrySchedule: config.retrySchedule,
@@ -231,6 +234,7 @@ export async function createSealpost(config: Config, opts: SealpostOptions = {})
       await smtp?.close();
       if (workerStarted) await worker.stop();
       await smtpOut.close();
+      await signer.close();
       await committer.flushed();
       await db.close();
     },

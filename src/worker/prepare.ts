@@ -4,6 +4,7 @@ import { renderMime } from "../core/mime.ts";
 import { attachmentAad, openContent, recipientAad } from "../core/submit.ts";
 import { open } from "../crypto/aead.ts";
 import { signMessage } from "../domains/dkim.ts";
+import type { Signer } from "../domains/sign-pool.ts";
 import type { SigningKeyCache } from "../domains/signing-cache.ts";
 import { type Db, toBuffer } from "../store/db.ts";
 import { attachmentsOf, findMessagesByIds } from "../store/messages.ts";
@@ -35,12 +36,14 @@ export class MessageCache {
   #bytes = 0;
 
   readonly #signing: SigningKeyCache | null;
+  readonly #signer: Signer | null;
   readonly #now: () => number;
 
   constructor(deps: {
     db: Db;
     keyring: Keyring;
     signing?: SigningKeyCache | null;
+    signer?: Signer | null;
     now?: () => number;
     limit?: number;
     maxBytes?: number;
@@ -48,6 +51,7 @@ export class MessageCache {
     this.#db = deps.db;
     this.#keyring = deps.keyring;
     this.#signing = deps.signing ?? null;
+    this.#signer = deps.signer ?? null;
     this.#now = deps.now ?? Date.now;
     this.#limit = deps.limit ?? 512;
     this.#maxBytes = deps.maxBytes ?? 64 * 1024 * 1024;
@@ -122,7 +126,10 @@ export class MessageCache {
     const mime = await renderMime({ messageId: row.id, createdAt: row.created_at, content, attachments });
     // Step "sign": DKIM with the From domain's current keys (RSA and Ed25519), once per message.
     const keys = this.#signing === null ? [] : await this.#signing.get(row.org_id, row.from_domain);
-    const raw = await signMessage(mime, row.from_domain, keys, this.#now());
+    const raw =
+      this.#signer === null
+        ? await signMessage(mime, row.from_domain, keys, this.#now())
+        : await this.#signer.sign(mime, row.from_domain, keys, this.#now());
     return {
       id: row.id,
       orgId: row.org_id,

@@ -4,6 +4,7 @@ import type { Clock } from "../core/clock.ts";
 import type { Keyring } from "../core/keyring.ts";
 import { isAddressFailure, suppressionRow } from "../core/suppressions.ts";
 import { verpAddress } from "../core/verp.ts";
+import type { Signer } from "../domains/sign-pool.ts";
 import type { SigningKeyCache } from "../domains/signing-cache.ts";
 import type { Logger } from "../logging/logger.ts";
 import type { Db } from "../store/db.ts";
@@ -33,6 +34,7 @@ export interface WorkerDeps {
   logger: Logger;
   deliverer: Deliverer;
   signing?: SigningKeyCache | null;
+  signer?: Signer | null;
   concurrency: number;
   leaseMs?: number;
   pollMs?: number;
@@ -61,6 +63,7 @@ export class Worker {
       db: deps.db,
       keyring: deps.keyring,
       signing: deps.signing ?? null,
+      signer: deps.signer ?? null,
       now: () => deps.clock.now(),
     });
     this.#completions = new GroupCommitter((items) => completeAttempts(deps.db, items));
@@ -110,9 +113,12 @@ export class Worker {
 
   async #run(): Promise<void> {
     const { concurrency } = this.#deps;
+    // Claim in batches: every claim is a write transaction (a sync to disk), so refilling
+    // one slot at a time would cost a commit per delivery.
+    const batch = Math.max(1, Math.floor(concurrency / 4));
     while (this.#running) {
       const room = concurrency - this.#inflight.size;
-      if (room <= 0) {
+      if (room <= 0 || (room < batch && this.#inflight.size > 0)) {
         await Promise.race(this.#inflight);
         continue;
       }

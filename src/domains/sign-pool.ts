@@ -1,0 +1,70 @@
+import { availableParallelism } from "node:os";
+import { Worker } from "node:worker_threads";
+import { type SigningKey, signMessage } from "./dkim.ts";
+
+/**
+ * DKIM signing on worker threads, so RSA signatures use the other cores instead of the
+ * event loop. Size 0 signs on the main thread (tests, one-core machines).
+ */
+export interface Signer {
+  sign(raw: Buffer, domain: string, keys: readonly SigningKey[], now: number): Promise<Buffer>;
+  close(): Promise<void>;
+}
+
+interface Pending {
+  resolve: (b: Buffer) => void;
+  reject: (e: Error) => void;
+}
+
+export function defaultSignerThreads(): number {
+  return Math.max(1, Math.min(4, availableParallelism() - 1));
+}
+
+export function createSigner(threads: number = defaultSignerThreads()): Signer {
+  if (threads <= 0)
+    return { sign: (raw, domain, keys, now) => signMessage(raw, domain, keys, now), close: async () => {} };
+  const workers: Worker[] = [];
+  const pending = new Map<number, Pending>();
+  let nextId = 1;
+  let turn = 0;
+  const spawn = (): Worker => {
+    const w = new Worker(new URL("./sign-worker.ts", import.meta.url));
+    w.unref();
+    w.on("message", (msg: { id: number; out?: Uint8Array; error?: string }) => {
+      const p = pending.get(msg.id);
+      pending.delete(msg.id);
+      if (msg.out !== undefined)
+        p?.resolve(Buffer.from(msg.out.buffer, msg.out.byteOffset, msg.out.byteLength));
+      else p?.reject(new Error("dkim signing failed"));
+    });
+    w.on("error", () => {
+      // A crashed thread fails what it held; the worker step leaves those leases to expire.
+      for (const [id, p] of pending) {
+        pending.delete(id);
+        p.reject(new Error("dkim signer stopped"));
+      }
+      const i = workers.indexOf(w);
+      if (i >= 0) workers[i] = spawn();
+    });
+    return w;
+  };
+  for (let i = 0; i < threads; i++) workers.push(spawn());
+  return {
+    sign(raw, domain, keys, now) {
+      if (keys.length === 0) return Promise.resolve(raw);
+      const id = nextId++;
+      const worker = workers[turn++ % workers.length];
+      if (worker === undefined) return signMessage(raw, domain, keys, now);
+      return new Promise<Buffer>((resolve, reject) => {
+        pending.set(id, { resolve, reject });
+        worker.ref();
+        worker.postMessage({ id, raw, domain, keys, now });
+      }).finally(() => {
+        if (pending.size === 0) for (const w of workers) w.unref();
+      });
+    },
+    async close() {
+      await Promise.all(workers.map((w) => w.terminate()));
+    },
+  };
+}
