@@ -1,15 +1,11 @@
 import type { Config } from "../config/schema.ts";
 import { systemClock } from "../core/clock.ts";
 import { SealpostError } from "../core/errors.ts";
-import { Keyring } from "../core/keyring.ts";
-import { localKeyWrapper } from "../crypto/key-provider.ts";
-import { loadMasterKey } from "../crypto/master-key.ts";
 import { addDomain, type DomainDeps, listDomainViews, verifyDomain } from "../domains/service.ts";
 import { createDnsResolver } from "../main.ts";
-import { openDb } from "../store/db.ts";
-import { migrate } from "../store/migrations.ts";
 import { findOrgByName } from "../store/orgs.ts";
 import { print, printError, printJson } from "./output.ts";
+import { withStore } from "./store.ts";
 
 interface Record {
   purpose: string;
@@ -34,14 +30,7 @@ export async function domainsCommand(
     printError("usage: sealpost domains add NAME | verify NAME | list [--org default] [--json]");
     return 2;
   }
-  const master = loadMasterKey({
-    ...(config.masterKey === undefined ? {} : { value: config.masterKey }),
-    ...(config.masterKeyFile === undefined ? {} : { file: config.masterKeyFile }),
-    dataDir: config.dataDir,
-  });
-  const db = openDb(config.database, config.dataDir, { poolSize: 2 });
-  try {
-    await migrate(db);
+  return withStore(config, async (db, keyring) => {
     const org = await findOrgByName(db, args.org);
     if (org === undefined) {
       printError("No such org (start sealpost once to create `default`).");
@@ -49,7 +38,7 @@ export async function domainsCommand(
     }
     const deps: DomainDeps = {
       db,
-      keyring: new Keyring({ db, wrapper: localKeyWrapper(master), clock: systemClock }),
+      keyring,
       clock: systemClock,
       resolver: createDnsResolver(config),
       hostname: config.hostname,
@@ -83,13 +72,9 @@ export async function domainsCommand(
         print(`  ${c.status.padEnd(9)} ${c.purpose.padEnd(11)} ${c.name}${c.required ? " (required)" : ""}`);
     }
     return d.status === "verified" ? 0 : 1;
-  } catch (err) {
-    if (err instanceof SealpostError) {
-      printError(err.detail ?? err.message);
-      return 1;
-    }
-    throw err;
-  } finally {
-    await db.close();
-  }
+  }).catch((err: unknown) => {
+    if (!(err instanceof SealpostError)) throw err;
+    printError(err.detail ?? err.message);
+    return 1;
+  });
 }

@@ -2,13 +2,9 @@ import type { Config } from "../config/schema.ts";
 import { createApiKey, parseScopes } from "../core/api-keys.ts";
 import { ensureOrg } from "../core/bootstrap.ts";
 import { systemClock } from "../core/clock.ts";
-import { Keyring } from "../core/keyring.ts";
-import { localKeyWrapper } from "../crypto/key-provider.ts";
-import { loadMasterKey } from "../crypto/master-key.ts";
-import { type Db, openDb } from "../store/db.ts";
-import { migrate } from "../store/migrations.ts";
 import { findOrgByName, listApiKeys, revokeApiKey } from "../store/orgs.ts";
 import { print, printError, printJson } from "./output.ts";
+import { withStore } from "./store.ts";
 
 export interface KeysArgs {
   action: string | undefined;
@@ -18,21 +14,6 @@ export interface KeysArgs {
   name: string;
   id: string | undefined;
   json: boolean;
-}
-
-async function withDb<T>(config: Config, run: (db: Db, keyring: Keyring) => Promise<T>): Promise<T> {
-  const master = loadMasterKey({
-    ...(config.masterKey === undefined ? {} : { value: config.masterKey }),
-    ...(config.masterKeyFile === undefined ? {} : { file: config.masterKeyFile }),
-    dataDir: config.dataDir,
-  });
-  const db = openDb(config.database, config.dataDir, { poolSize: 2 });
-  try {
-    await migrate(db);
-    return await run(db, new Keyring({ db, wrapper: localKeyWrapper(master), clock: systemClock }));
-  } finally {
-    await db.close();
-  }
 }
 
 export async function keysCommand(config: Config, args: KeysArgs): Promise<number> {
@@ -49,7 +30,7 @@ export async function keysCommand(config: Config, args: KeysArgs): Promise<numbe
       );
       return 2;
     }
-    return withDb(config, async (db, keyring) => {
+    return withStore(config, async (db, keyring) => {
       const org =
         args.org === "default"
           ? await ensureOrg(db, keyring, systemClock, "default")
@@ -68,7 +49,7 @@ export async function keysCommand(config: Config, args: KeysArgs): Promise<numbe
     });
   }
   if (args.action === "list" || args.action === "revoke") {
-    return withDb(config, async (db) => {
+    return withStore(config, async (db) => {
       const org = await findOrgByName(db, args.org);
       if (org === undefined) {
         printError("No such org.");

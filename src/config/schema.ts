@@ -31,6 +31,19 @@ function port(env: string, description: string, fallback: number): Setting<numbe
   };
 }
 
+function host(env: string, description: string): Setting<string> {
+  return {
+    env,
+    description,
+    defaultText: "127.0.0.1",
+    parse: (raw) => {
+      const v = raw === undefined || raw === "" ? "127.0.0.1" : raw;
+      if (v !== "localhost" && isIP(v) === 0) throw new SettingError("must be an IP address or localhost");
+      return v;
+    },
+  };
+}
+
 function optionalString(env: string, description: string, secret = false): Setting<string | undefined> {
   return { env, description, secret, parse: (raw) => (raw === undefined || raw === "" ? undefined : raw) };
 }
@@ -112,39 +125,19 @@ export const SETTINGS = {
     true,
   ),
   masterKeyFile: optionalString("SEALPOST_MASTER_KEY_FILE", "Path of a file holding the master key instead."),
-  httpHost: {
-    env: "SEALPOST_HTTP_HOST",
-    description:
-      "Interface the HTTP API listens on. Plain HTTP is only allowed on loopback unless TLS or SEALPOST_BEHIND_PROXY is set.",
-    defaultText: "127.0.0.1",
-    parse: (raw: string | undefined) => {
-      const v = raw === undefined || raw === "" ? "127.0.0.1" : raw;
-      if (v !== "localhost" && isIP(v) === 0) throw new SettingError("must be an IP address or localhost");
-      return v;
-    },
-  },
+  httpHost: host(
+    "SEALPOST_HTTP_HOST",
+    "Interface the HTTP API listens on. Plain HTTP is only allowed on loopback unless TLS or SEALPOST_BEHIND_PROXY is set.",
+  ),
   httpPort: port("SEALPOST_HTTP_PORT", "Port of the HTTP API.", 8080),
-  smtpHost: {
-    env: "SEALPOST_SMTP_HOST",
-    description: "Interface SMTP submission listens on (TLS is always required before AUTH).",
-    defaultText: "127.0.0.1",
-    parse: (raw: string | undefined) => {
-      const v = raw === undefined || raw === "" ? "127.0.0.1" : raw;
-      if (v !== "localhost" && isIP(v) === 0) throw new SettingError("must be an IP address or localhost");
-      return v;
-    },
-  },
-  inboundHost: {
-    env: "SEALPOST_INBOUND_HOST",
-    description:
-      "Interface of the bounce receiver (the MX for bounce.<sending domain>, which takes DSNs for VERP return paths).",
-    defaultText: "127.0.0.1",
-    parse: (raw: string | undefined) => {
-      const v = raw === undefined || raw === "" ? "127.0.0.1" : raw;
-      if (v !== "localhost" && isIP(v) === 0) throw new SettingError("must be an IP address or localhost");
-      return v;
-    },
-  },
+  smtpHost: host(
+    "SEALPOST_SMTP_HOST",
+    "Interface SMTP submission listens on (TLS is always required before AUTH).",
+  ),
+  inboundHost: host(
+    "SEALPOST_INBOUND_HOST",
+    "Interface of the bounce receiver (the MX for bounce.<sending domain>, which takes DSNs for VERP return paths).",
+  ),
   inboundPort: port("SEALPOST_INBOUND_PORT", "Port of the bounce receiver.", 25),
   smtpPort: port("SEALPOST_SMTP_PORT", "SMTP submission port (STARTTLS required before AUTH).", 587),
   smtpsPort: port("SEALPOST_SMTPS_PORT", "SMTP submission port with implicit TLS.", 465),

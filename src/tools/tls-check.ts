@@ -104,7 +104,7 @@ export async function tlsCheck(domainInput: string, deps: TlsCheckDeps) {
   const reachable = hosts.filter((h) => h.probe?.connected === true && h.probe.error === null);
   const modern = (p: ProbeResult | null) =>
     p !== null && (p.tls_version === "TLSv1.2" || p.tls_version === "TLSv1.3");
-  const verified = (p: ProbeResult | null) => p !== null && p.cert_verified && p.name_match === true;
+  const verified = (p: ProbeResult | null) => p?.cert_verified === true && p.name_match === true;
   let verdict: Verdict;
   if (reachable.length === 0) verdict = "unreachable";
   else if (reachable.some((h) => !modern(h.probe))) verdict = "insecure";
