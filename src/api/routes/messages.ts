@@ -9,6 +9,7 @@ import { cancelPending, deliveriesOf, eventsOf, findMessage, listMessages } from
 import type { DeliveryStatus } from "../../store/schema.ts";
 import { guard, principalOf } from "../auth.ts";
 import type { ApiDeps } from "../context.ts";
+import { pageOf, pageQuery } from "../pagination.ts";
 import { messageDek, messageView } from "../views.ts";
 import { idParam, sendMessageBody } from "./schemas.ts";
 
@@ -42,13 +43,6 @@ function timeParam(value: unknown, field: string): number | undefined {
   if (Number.isNaN(ms))
     throw new SealpostError("invalid_value", { field, detail: `${field} must be an ISO 8601 time.` });
   return ms;
-}
-
-function decodeCursor(value: unknown): string | undefined {
-  if (value === undefined) return undefined;
-  const id = typeof value === "string" ? Buffer.from(value, "base64url").toString("utf8") : "";
-  if (!/^msg_[0-9a-z]{26}$/.test(id)) throw new SealpostError("invalid_cursor", { field: "cursor" });
-  return id;
 }
 
 export function registerMessageRoutes(app: FastifyInstance, deps: ApiDeps): void {
@@ -133,9 +127,7 @@ export function registerMessageRoutes(app: FastifyInstance, deps: ApiDeps): void
       for (const k of Object.keys(q))
         if (!["status", "recipient", "tag", "from", "to", "limit", "cursor"].includes(k))
           throw new SealpostError("unknown_field", { field: /^[a-z_]{1,32}$/.test(k) ? k : "?" });
-      const limit = q.limit === undefined ? 20 : Number(q.limit);
-      if (!Number.isInteger(limit) || limit < 1 || limit > 100)
-        throw new SealpostError("invalid_value", { field: "limit", detail: "limit must be 1-100." });
+      const { limit, before } = pageQuery(q, "msg");
       if (q.status !== undefined && !STATUSES.includes(q.status as DeliveryStatus))
         throw new SealpostError("invalid_value", {
           field: "status",
@@ -164,9 +156,9 @@ export function registerMessageRoutes(app: FastifyInstance, deps: ApiDeps): void
         ...(q.tag === undefined ? {} : { tag: q.tag as string }),
         ...(q.from === undefined ? {} : { from: timeParam(q.from, "from") }),
         ...(q.to === undefined ? {} : { to: timeParam(q.to, "to") }),
-        ...(q.cursor === undefined ? {} : { before: decodeCursor(q.cursor) }),
+        ...(before === undefined ? {} : { before }),
       });
-      const page = rows.slice(0, limit);
+      const { page, next } = pageOf(rows, limit, (m) => m.id);
       const deliveries = await deliveriesOf(
         deps.db,
         principal.orgId,
@@ -181,13 +173,7 @@ export function registerMessageRoutes(app: FastifyInstance, deps: ApiDeps): void
           ),
         ),
       );
-      const last = page.at(-1);
-      return {
-        object: "list",
-        data,
-        next_cursor:
-          rows.length > limit && last !== undefined ? Buffer.from(last.id).toString("base64url") : null,
-      };
+      return { object: "list", data, next_cursor: next };
     },
   );
 

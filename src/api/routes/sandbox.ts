@@ -10,6 +10,7 @@ import { openRecipient } from "../../worker/prepare.ts";
 import { sandboxAad } from "../../worker/steps.ts";
 import { guard, principalOf } from "../auth.ts";
 import type { ApiDeps } from "../context.ts";
+import { pageOf, pageQuery } from "../pagination.ts";
 import { messageDek } from "../views.ts";
 import { idParam } from "./schemas.ts";
 
@@ -66,26 +67,13 @@ export function registerSandboxRoutes(app: FastifyInstance, deps: ApiDeps): void
     },
     async (request) => {
       const principal = principalOf(request);
-      const q = request.query as { limit?: string; cursor?: string };
-      const limit = q.limit === undefined ? 20 : Number(q.limit);
-      if (!Number.isInteger(limit) || limit < 1 || limit > 100)
-        throw new SealpostError("invalid_value", { field: "limit", detail: "limit must be 1-100." });
-      let before: string | undefined;
-      if (q.cursor !== undefined) {
-        before = Buffer.from(q.cursor, "base64url").toString("utf8");
-        if (!/^dlv_[0-9a-z]{26}$/.test(before))
-          throw new SealpostError("invalid_cursor", { field: "cursor" });
-      }
+      const { limit, before } = pageQuery(request.query as { limit?: unknown; cursor?: unknown }, "dlv");
       const rows = await listSandbox(deps.db, principal.orgId, before, limit + 1);
-      const page = rows.slice(0, limit);
-      const last = page.at(-1);
+      const { page, next } = pageOf(rows, limit, (r) => r.delivery_id);
       return {
         object: "list",
         data: await Promise.all(page.map((r) => view(deps, r, false))),
-        next_cursor:
-          rows.length > limit && last !== undefined
-            ? Buffer.from(last.delivery_id).toString("base64url")
-            : null,
+        next_cursor: next,
       };
     },
   );

@@ -7,6 +7,7 @@ import type { SuppressionsTable } from "../../store/schema.ts";
 import { deleteSuppression, findSuppression, listSuppressions } from "../../store/suppressions.ts";
 import { guard, principalOf } from "../auth.ts";
 import type { ApiDeps } from "../context.ts";
+import { pageOf, pageQuery } from "../pagination.ts";
 
 const REASONS: readonly SuppressionReason[] = ["hard_bounce", "complaint", "unsubscribe", "manual"];
 
@@ -43,25 +44,15 @@ export function registerSuppressionRoutes(app: FastifyInstance, deps: ApiDeps): 
     },
     async (request) => {
       const orgId = principalOf(request).orgId;
-      const q = request.query as { limit?: string; cursor?: string };
-      const limit = q.limit === undefined ? 50 : Number(q.limit);
-      if (!Number.isInteger(limit) || limit < 1 || limit > 200)
-        throw new SealpostError("invalid_value", { field: "limit", detail: "limit must be 1-200." });
-      let before: string | undefined;
-      if (q.cursor !== undefined) {
-        before = Buffer.from(q.cursor, "base64url").toString();
-        if (!/^sup_[0-9a-z]{26}$/.test(before))
-          throw new SealpostError("invalid_cursor", { field: "cursor" });
-      }
+      const { limit, before } = pageQuery(
+        request.query as { limit?: unknown; cursor?: unknown },
+        "sup",
+        200,
+        50,
+      );
       const rows = await listSuppressions(deps.db, orgId, before, limit + 1);
-      const page = rows.slice(0, limit);
-      const last = page.at(-1);
-      return {
-        object: "list",
-        data: await Promise.all(page.map((r) => view(deps, r))),
-        next_cursor:
-          rows.length > limit && last !== undefined ? Buffer.from(last.id).toString("base64url") : null,
-      };
+      const { page, next } = pageOf(rows, limit, (r) => r.id);
+      return { object: "list", data: await Promise.all(page.map((r) => view(deps, r))), next_cursor: next };
     },
   );
   app.post(
