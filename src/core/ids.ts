@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { pooledRandomBytes } from "../crypto/random.ts";
 
 /**
  * Time-ordered, prefixed identifiers: `msg_` + 10 chars of time + 16 chars of randomness,
@@ -45,7 +45,7 @@ function increment(digits: number[]): number[] {
 export function newId(
   prefix: IdPrefix,
   nowMs: number = Date.now(),
-  random: RandomSource = randomBytes,
+  random: RandomSource = pooledRandomBytes,
 ): string {
   if (nowMs === lastTime) {
     lastRandom = increment(lastRandom);
