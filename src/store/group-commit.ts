@@ -14,13 +14,20 @@ interface Pending<T> {
 export class GroupCommitter<T> {
   readonly #write: (items: readonly T[]) => Promise<void>;
   readonly #maxBatch: number;
+  readonly #lingerMs: number;
   #pending: Pending<T>[] = [];
   #running = false;
   #idle: Promise<void> = Promise.resolve();
 
-  constructor(write: (items: readonly T[]) => Promise<void>, maxBatch = 256) {
+  /**
+   * `lingerMs`: how long the first unit of a batch waits for company. 0 (the default) for
+   * callers waiting on an answer (the API's 202); a few ms where nobody waits (worker
+   * results), which turns many small commits into few large ones.
+   */
+  constructor(write: (items: readonly T[]) => Promise<void>, maxBatch = 256, lingerMs = 0) {
     this.#write = write;
     this.#maxBatch = maxBatch;
+    this.#lingerMs = lingerMs;
   }
 
   submit(item: T): Promise<void> {
@@ -28,7 +35,11 @@ export class GroupCommitter<T> {
       this.#pending.push({ item, resolve, reject });
       if (!this.#running) {
         this.#running = true;
-        this.#idle = new Promise<void>((done) => setImmediate(() => this.#drain().finally(done)));
+        this.#idle = new Promise<void>((done) => {
+          const start = () => this.#drain().finally(done);
+          if (this.#lingerMs > 0) setTimeout(start, this.#lingerMs);
+          else setImmediate(start);
+        });
       }
     });
   }

@@ -66,7 +66,7 @@ export class Worker {
       signer: deps.signer ?? null,
       now: () => deps.clock.now(),
     });
-    this.#completions = new GroupCommitter((items) => completeAttempts(deps.db, items));
+    this.#completions = new GroupCommitter((items) => completeAttempts(deps.db, items), 512, 10);
   }
 
   start(): void {
