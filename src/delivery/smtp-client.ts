@@ -17,6 +17,7 @@
  * returned, so no envelope or message byte can go out over it.
  */
 import { isIP } from "node:net";
+import { Readable } from "node:stream";
 import { type ConnectionOptions, TLSSocket } from "node:tls";
 import SMTPConnection from "nodemailer/lib/smtp-connection";
 import { classifySmtpError, type SessionState } from "./classify.ts";
@@ -67,6 +68,20 @@ export function validEnvelope(envelope: DeliveryEnvelope): boolean {
     !FORBIDDEN_IN_ADDRESS.test(envelope.to) &&
     envelope.from.length <= 512 &&
     envelope.to.length <= 512
+  );
+}
+
+/**
+ * The message as a stream of 64 KB views of the one shared buffer: nodemailer dot-stuffs
+ * and writes it with backpressure, so sending a large message to many recipients at once
+ * does not make a full copy per recipient (a plain Buffer is transformed in one piece).
+ */
+function chunked(raw: Buffer): Readable {
+  return Readable.from(
+    (function* () {
+      for (let i = 0; i < raw.length; i += 65_536) yield raw.subarray(i, i + 65_536);
+    })(),
+    { objectMode: false },
   );
 }
 
@@ -186,7 +201,7 @@ export function deliverOnce(
       envelopeStarted = true;
       conn.send(
         { from: envelope.from, to: [envelope.to], size: raw.length, use8BitMime: hasEightBit(raw) },
-        raw,
+        chunked(raw),
         (sendErr, info) => (sendErr ? fail(sendErr) : finish(sentOutcome(info, envelope, evidence))),
       );
     });
@@ -345,7 +360,7 @@ export function transact(
 
     conn.send(
       { from: envelope.from, to: [envelope.to], size: raw.length, use8BitMime: hasEightBit(raw) },
-      raw,
+      chunked(raw),
       (err, info) => {
         if (!err) {
           const outcome = sentOutcome(info, envelope, evidence);

@@ -214,8 +214,24 @@ function deliveryEngine(dialect: Dialect): Migration {
   };
 }
 
+/** Lease renewal looks rows up by owner; only leased rows are in this index. */
+const leaseIndex: Migration = {
+  async up(db: AnyDb) {
+    await db.schema
+      .createIndex("deliveries_lease")
+      .on("deliveries")
+      .column("lease_owner")
+      .where("lease_owner", "is not", null)
+      .execute();
+  },
+};
+
 function migrations(dialect: Dialect): Record<string, Migration> {
-  return { "0001_initial": initial(dialect), "0002_delivery_engine": deliveryEngine(dialect) };
+  return {
+    "0001_initial": initial(dialect),
+    "0002_delivery_engine": deliveryEngine(dialect),
+    "0003_lease_index": leaseIndex,
+  };
 }
 
 export async function migrate(db: Db): Promise<{ applied: string[] }> {

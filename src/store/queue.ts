@@ -50,6 +50,7 @@ export async function renewLeases(db: Db, workerId: string, now: number, leaseMs
   const res = await db.kysely
     .updateTable("deliveries")
     .set({ due_at: now + leaseMs })
+    .where("lease_owner", "is not", null)
     .where("lease_owner", "=", workerId)
     .where("status", "=", "sending")
     .executeTakeFirst();
