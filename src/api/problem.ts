@@ -24,8 +24,13 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_EMPTY_JSON_BODY: "malformed_json",
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: "malformed_json",
   FST_ERR_BAD_URL: "route_not_found",
+  FST_ERR_MAX_PARAM_LENGTH: "route_not_found",
   FST_ERR_ASYNC_CONSTRAINT: "route_not_found",
 };
+
+export function frameworkErrorCode(code: string | undefined): ErrorCode {
+  return (code === undefined ? undefined : FASTIFY_CODES[code]) ?? "malformed_json";
+}
 
 export function problemFor(code: ErrorCode, extra: Partial<Problem> = {}): Problem {
   const spec = ERRORS[code];

@@ -2,7 +2,7 @@ import fastifySwagger from "@fastify/swagger";
 import fastifySwaggerUi from "@fastify/swagger-ui";
 import Fastify, { type FastifyInstance } from "fastify";
 import type { ApiDeps } from "./context.ts";
-import { errorHandler, problemFor, sendProblem } from "./problem.ts";
+import { errorHandler, frameworkErrorCode, problemFor, sendProblem } from "./problem.ts";
 import { registerDomainRoutes } from "./routes/domains.ts";
 import { registerHealthRoutes } from "./routes/health.ts";
 import { registerMessageRoutes } from "./routes/messages.ts";
@@ -22,6 +22,10 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     bodyLimit: deps.bodyLimit,
     genReqId: () => `req_${crypto.randomUUID().replaceAll("-", "")}`,
     ajv: { customOptions: { strict: false } },
+    routerOptions: { maxParamLength: 512 },
+    // Errors raised before routing (a malformed URL) get the same problem+json as the rest.
+    frameworkErrors: (err, request, reply) =>
+      sendProblem(reply, { ...problemFor(frameworkErrorCode(err.code)), instance: request.id }),
   });
   // Requests are validated by src/core/validate.ts; route schemas only document them.
   app.setValidatorCompiler(() => () => true);

@@ -110,7 +110,9 @@ export function inboundOptions(deps: InboundDeps, base: Partial<SMTPServerOption
           callback(null, "report received");
         })
         .catch((err: unknown) => {
-          deps.logger.error({ err }, "dsn handling failed");
+          if ((err as { code?: unknown }).code === "ECONNECTION")
+            deps.logger.info({ code: "ECONNECTION" }, "sender left during DATA");
+          else deps.logger.error({ err }, "dsn handling failed");
           callback(smtpError(451, "Temporary local error, try again later."));
         });
     },

@@ -63,6 +63,8 @@ function options(deps: SmtpDeps, secure: boolean): SMTPServerOptions {
     socketTimeout: 60_000,
     closeTimeout: 10_000,
     logger: false,
+    // No PTR lookup per connection (it would bypass SEALPOST_DNS_SERVERS and cost a query).
+    disableReverseLookup: true,
     disabledCommands: secure ? ["STARTTLS"] : [],
     onAuth(auth, session, callback) {
       const s = state(session);
@@ -108,7 +110,9 @@ function options(deps: SmtpDeps, secure: boolean): SMTPServerOptions {
         .catch((err: unknown) => {
           if (err instanceof Error && "responseCode" in err) return callback(err);
           const reply = toSmtpError(err);
-          if (reply.responseCode >= 451 && reply.responseCode < 500)
+          if ((err as { code?: unknown }).code === "ECONNECTION")
+            deps.logger.info({ code: "ECONNECTION" }, "smtp client left during DATA");
+          else if (reply.responseCode >= 451 && reply.responseCode < 500)
             deps.logger.error({ err }, "smtp submission failed");
           callback(reply);
         });
@@ -145,6 +149,7 @@ export function createSubmissionServers(deps: SmtpDeps): SubmissionServers {
         socketTimeout: 60_000,
         closeTimeout: 10_000,
         logger: false,
+        disableReverseLookup: true,
       },
     ),
   );
