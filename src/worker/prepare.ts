@@ -108,17 +108,16 @@ export class MessageCache {
   }
 
   async #prepare(row: MessagesTable): Promise<PreparedMessage> {
+    const base = {
+      id: row.id,
+      orgId: row.org_id,
+      fromDomain: row.from_domain,
+      mode: row.mode,
+      createdAt: row.created_at,
+    };
+    // Content shredded: nothing to send.
     if (row.data_key === null || row.content === null)
-      return {
-        id: row.id,
-        orgId: row.org_id,
-        fromDomain: row.from_domain,
-        mode: row.mode,
-        createdAt: row.created_at,
-        dek: Buffer.alloc(0),
-        content: null,
-        raw: null,
-      };
+      return { ...base, dek: Buffer.alloc(0), content: null, raw: null };
     const dek = await this.#keyring.openMessageKey(row.org_id, row.id, row.data_key, row.data_key_id);
     const content = openContent(dek, row.id, row.content);
     const atts = row.attachment_count === 0 ? [] : await attachmentsOf(this.#db, row.id);
@@ -131,11 +130,7 @@ export class MessageCache {
         ? await signMessage(mime, row.from_domain, keys, this.#now())
         : await this.#signer.sign(mime, row.from_domain, keys, this.#now());
     return {
-      id: row.id,
-      orgId: row.org_id,
-      fromDomain: row.from_domain,
-      mode: row.mode,
-      createdAt: row.created_at,
+      ...base,
       dek,
       content,
       raw,
