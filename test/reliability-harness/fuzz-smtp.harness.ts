@@ -37,7 +37,10 @@ import {
 const PART = "fuzz-smtp";
 const CONCURRENCY = 12;
 const READ_MS = 8000;
-const SESSION_MS = 30_000;
+// A session may legitimately wait READ_MS for each of its steps (for example commands sent
+// while the server reads a DATA body get no reply), so a hang is only a session that outlives
+// every step's wait.
+const SESSION_MS = READ_MS * 18;
 const HEALTH_EVERY = 100;
 
 function sessionsWanted(): number {
