@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { auth, eventually, startTestApp } from "../helpers/app.ts";
 import { testCertificate } from "../helpers/certs.ts";
 import { startDnsServer, type DnsRecord as ZoneRecord } from "../helpers/dns-server.ts";

@@ -32,9 +32,9 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-/** A fresh database for the current store: undefined URL means SQLite in the data dir. */
-export async function createTestDatabase(): Promise<TestDatabase> {
-  if (testStore() === "sqlite") return { url: undefined, drop: async () => {} };
+/** A fresh database for the store (default: the suite's); undefined URL means SQLite in the data dir. */
+export async function createTestDatabase(store: "sqlite" | "postgres" = testStore()): Promise<TestDatabase> {
+  if (store === "sqlite") return { url: undefined, drop: async () => {} };
   const admin = postgresUrl() ?? "postgres://postgres@127.0.0.1:5432/postgres";
   const name = `sealpost_t_${randomBytes(6).toString("hex")}`;
   const client = new pg.Client({ connectionString: admin });

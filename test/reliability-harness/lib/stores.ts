@@ -4,15 +4,13 @@
  * server on 127.0.0.1:5432, as `npm test` uses); when it does not answer, a part that needs
  * it skips, or fails under CI / SEALPOST_REQUIRE_TOOLS=1 (see test/helpers/tools.ts).
  */
-import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
 import type { TestContext } from "node:test";
-import pg from "pg";
 import { loadConfig } from "../../../src/config/load.ts";
 import { silentLogger } from "../../../src/logging/logger.ts";
 import { createSealpost } from "../../../src/main.ts";
 import { type Db, openDb } from "../../../src/store/db.ts";
-import { BOOTSTRAP_KEY, tempDir, verifyDomainsForTest } from "../../helpers/app.ts";
+import { BOOTSTRAP_KEY, createTestDatabase, tempDir, verifyDomainsForTest } from "../../helpers/app.ts";
 import { requireTool } from "../../helpers/tools.ts";
 
 export type Store = "sqlite" | "postgres";
@@ -37,28 +35,12 @@ export interface Scratch {
 /** A data dir, and on PostgreSQL a fresh database; `cleanup` removes both. */
 export async function createScratch(store: Store): Promise<Scratch> {
   const dataDir = tempDir("sealpost-reliability-");
-  if (store === "sqlite")
-    return {
-      dataDir,
-      databaseUrl: undefined,
-      cleanup: async () => rmSync(dataDir, { recursive: true, force: true }),
-    };
-  const admin = process.env.SEALPOST_TEST_DATABASE_URL || DEFAULT_PG;
-  const name = `sealpost_rel_${randomBytes(6).toString("hex")}`;
-  const client = new pg.Client({ connectionString: admin });
-  await client.connect();
-  await client.query(`CREATE DATABASE ${name}`);
-  await client.end();
-  const url = new URL(admin);
-  url.pathname = `/${name}`;
+  const database = await createTestDatabase(store);
   return {
     dataDir,
-    databaseUrl: url.toString(),
+    databaseUrl: database.url,
     async cleanup() {
-      const c = new pg.Client({ connectionString: admin });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
+      await database.drop();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
