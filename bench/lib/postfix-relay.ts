@@ -9,9 +9,9 @@
  */
 import { execFile, spawnSync } from "node:child_process";
 import { chmod, chown, mkdir, mkdtemp, readFile, rm, utimes, writeFile } from "node:fs/promises";
-import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePort, waitForListener } from "../../test/helpers/net.ts";
 import { onCleanup, watchdog } from "./cleanup.ts";
 
 const POSTFIX_ENV = { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C" };
@@ -145,35 +145,6 @@ function ids(): { uid: number; gid: number; postdropGid: number } {
   };
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close(() => (port > 0 ? resolve(port) : reject(new Error("no free port"))));
-    });
-  });
-}
-
-async function waitForListener(port: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connect({ host: "127.0.0.1", port });
-      s.once("connect", () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once("error", () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`Postfix did not listen on 127.0.0.1:${port}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 /** Written a minute in the past: Postfix re-reads files changed within the last second. */
 async function writeConfig(path: string, content: string): Promise<void> {
   await writeFile(path, content);
@@ -232,7 +203,7 @@ export async function startPostfixRelay(o: RelayOptions): Promise<PostfixRelay> 
       await postfix(configDir, "abort");
       if (attempt >= 4) throw new Error(`postfix start failed: ${started.output}`);
     }
-    await waitForListener(port, 10_000);
+    await waitForListener(port, 10_000, "Postfix");
     const masterPid = Number.parseInt(
       (await readFile(join(base, "queue", "pid", "master.pid"), "utf8")).trim(),
       10,

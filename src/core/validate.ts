@@ -7,7 +7,8 @@ import type { Attachment, EncryptionMode, Limits, Recipient, ValidatedMessage } 
  * route, SMTP submission and the Paubox-compatible route all translate into this input
  * and call it through submit(). Issues name the field and the rule, never the value.
  */
-const KNOWN = new Set([
+/** Every field POST /v1/messages knows (the fuzz harness draws from this list too). */
+export const MESSAGE_FIELDS = [
   "from",
   "to",
   "cc",
@@ -25,7 +26,8 @@ const KNOWN = new Set([
   "sandbox",
   "template",
   "send_at",
-]);
+] as const;
+const KNOWN = new Set<string>(MESSAGE_FIELDS);
 const LATER = new Set(["template", "send_at"]);
 const MODES: readonly EncryptionMode[] = ["auto", "tls", "portal", "smime", "pgp"];
 const AVAILABLE_MODES: readonly EncryptionMode[] = ["auto", "tls"];

@@ -32,9 +32,9 @@ import {
   utimes,
   writeFile,
 } from "node:fs/promises";
-import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve as resolvePath } from "node:path";
+import { freePort, waitForListener } from "./net.ts";
 
 export interface PostfixOptions {
   /** PEM certificate (chain) that smtpd offers with STARTTLS. */
@@ -129,7 +129,7 @@ export async function startPostfix(opts: PostfixOptions): Promise<PostfixInstanc
         throw new Error(`postfix start failed:\n${started.output}\n${tail(log)}`);
       }
     }
-    await waitForListener(port, 10_000);
+    await waitForListener(port, 10_000, "Postfix");
 
     const messages = () => readMaildir(maildir);
     const readLog = () => readFile(logFile, "utf8").catch(() => "");
@@ -435,36 +435,6 @@ function postfixIds(): { uid: number; gid: number; postdropGid: number } {
     gid: id(["-g", "postfix"], "'postfix' user"),
     postdropGid,
   };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close(() => (port > 0 ? resolve(port) : reject(new Error("no free port"))));
-    });
-  });
-}
-
-async function waitForListener(port: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = connect({ host: "127.0.0.1", port });
-      socket.once("connect", () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once("error", () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`Postfix did not listen on 127.0.0.1:${port}`);
-    await sleep(50);
-  }
 }
 
 async function readMaildir(maildir: string): Promise<Buffer[]> {

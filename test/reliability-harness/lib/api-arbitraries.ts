@@ -8,6 +8,7 @@
  * generated requests stay small in memory.
  */
 import fc from "fast-check";
+import { MESSAGE_FIELDS } from "../../../src/core/validate.ts";
 
 export type BodySpec =
   | { type: "text"; text: string }
@@ -90,25 +91,7 @@ export function describe(r: FuzzRequest): string {
 
 const METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"] as const;
 
-const FIELDS = [
-  "from",
-  "to",
-  "cc",
-  "bcc",
-  "reply_to",
-  "subject",
-  "text",
-  "html",
-  "attachments",
-  "headers",
-  "tags",
-  "metadata",
-  "encryption",
-  "allow_non_tls",
-  "sandbox",
-  "template",
-  "send_at",
-] as const;
+const FIELDS = MESSAGE_FIELDS;
 
 /** Strings that are often special somewhere: addresses, injections, encodings, controls. */
 const NASTY = [
