@@ -47,7 +47,8 @@ export function sendProblem(reply: FastifyReply, problem: Problem): FastifyReply
   return reply.code(problem.status).type("application/problem+json").send(problem);
 }
 
-function classify(err: unknown): Problem {
+/** The problem for an error: a coded SealpostError as it is, a framework error mapped, anything else internal. */
+export function classify(err: unknown): Problem {
   if (isSealpostError(err)) {
     return problemFor(err.code, {
       ...(err.detail === undefined ? {} : { detail: err.detail }),

@@ -11,6 +11,7 @@ export function aggregateStatus(statuses: readonly string[]): string {
   if (has("sending")) return "sending";
   if (has("deferred")) return "deferred";
   if (has("queued")) return "queued";
+  if (has("scheduled")) return "scheduled";
   if (statuses.every((s) => s === "delivered")) return "delivered";
   if (statuses.every((s) => s === "suppressed")) return "suppressed";
   if (statuses.every((s) => s === "bounced")) return "bounced";
@@ -31,7 +32,11 @@ export function deliveryView(d: DeliveriesTable, dek: Buffer | null) {
     attempts: d.attempts,
     updated_at: iso(d.updated_at),
     next_attempt_at:
-      d.status === "queued" || d.status === "deferred" ? (d.due_at === null ? null : iso(d.due_at)) : null,
+      d.status === "queued" || d.status === "deferred" || d.status === "scheduled"
+        ? d.due_at === null
+          ? null
+          : iso(d.due_at)
+        : null,
     reason: d.last_reason,
     evidence: d.evidence === null ? null : (JSON.parse(d.evidence) as unknown),
   };
@@ -65,6 +70,7 @@ export function messageView(
     created_at: iso(m.created_at),
     mode: m.mode,
     status: aggregateStatus(deliveries.map((d) => d.status)),
+    send_at: m.send_at === null ? null : iso(m.send_at),
     encryption: m.encryption,
     tags: JSON.parse(m.tags) as string[],
     recipient_count: m.recipient_count,

@@ -33,6 +33,13 @@ export const ERRORS = {
     title: "The From domain is not a verified sending domain of this organization.",
     smtp: [550, "5.7.1"],
   },
+  send_at_in_past: {
+    status: 422,
+    title: "send_at is in the past (more than 60 seconds ago).",
+    smtp: [501, "5.5.4"],
+  },
+  send_at_too_far: { status: 422, title: "send_at is more than 30 days ahead.", smtp: [501, "5.5.4"] },
+  batch_too_large: { status: 422, title: "A batch holds at most 500 messages.", smtp: [452, "4.5.3"] },
   malformed_json: { status: 400, title: "The request body is not valid JSON.", smtp: [501, "5.5.4"] },
   unsupported_media_type: {
     status: 415,

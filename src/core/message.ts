@@ -29,6 +29,8 @@ export interface ValidatedMessage {
   allowNonTls: boolean;
   /** Run the whole pipeline but capture into the sandbox inbox instead of delivering. */
   sandbox: boolean;
+  /** Hold the message until this time (epoch ms); null to send at once. */
+  sendAt: number | null;
 }
 
 /** What is sealed in `messages.content` (attachments are sealed separately). */
@@ -55,6 +57,11 @@ export interface Limits {
   maxHeaderValueLength: number;
   maxSubjectLength: number;
 }
+
+/** `send_at` may be at most this far ahead. */
+export const MAX_SCHEDULE_MS = 30 * 24 * 3_600_000;
+/** A `send_at` up to this far in the past is clock skew: the message is sent at once. */
+export const SCHEDULE_SKEW_MS = 60_000;
 
 export const DEFAULT_LIMITS: Limits = {
   maxRecipients: 100,

@@ -21,13 +21,15 @@ export function createMetrics(db: Db, clock: Clock): Metrics {
   });
   new Gauge({
     name: "sealpost_queue_deliveries",
-    help: "Deliveries owed work, by whether they are due now.",
+    help: "Deliveries owed work: due now, or waiting (scheduled for later, deferred for a retry, sending under a lease).",
     labelNames: ["state"] as const,
     registers: [registry],
     async collect() {
       const depth = await queueDepth(db, clock.now());
       this.set({ state: "due" }, depth.due);
       this.set({ state: "scheduled" }, depth.scheduled);
+      this.set({ state: "deferred" }, depth.deferred);
+      this.set({ state: "sending" }, depth.sending);
     },
   });
   return { registry, accepted, render: () => registry.metrics() };

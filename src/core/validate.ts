@@ -1,6 +1,14 @@
 import { type ParsedAddress, parseAddress } from "./address.ts";
 import { type ErrorCode, type FieldIssue, SealpostError } from "./errors.ts";
-import type { Attachment, EncryptionMode, Limits, Recipient, ValidatedMessage } from "./message.ts";
+import {
+  type Attachment,
+  type EncryptionMode,
+  type Limits,
+  MAX_SCHEDULE_MS,
+  type Recipient,
+  SCHEDULE_SKEW_MS,
+  type ValidatedMessage,
+} from "./message.ts";
 
 /**
  * Validates a message request of unknown shape. This is the one validator: the REST
@@ -28,7 +36,7 @@ export const MESSAGE_FIELDS = [
   "send_at",
 ] as const;
 const KNOWN = new Set<string>(MESSAGE_FIELDS);
-const LATER = new Set(["template", "send_at"]);
+const LATER = new Set(["template"]);
 const MODES: readonly EncryptionMode[] = ["auto", "tls", "portal", "smime", "pgp"];
 const AVAILABLE_MODES: readonly EncryptionMode[] = ["auto", "tls"];
 const RESERVED_HEADERS = new Set([
@@ -54,6 +62,9 @@ const SAFE_HEADER = /^[A-Za-z0-9-]{1,40}$/;
 const TAG = /^[A-Za-z0-9_.:-]{1,64}$/;
 const CRLF = /[\r\n]/;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+/** RFC 3339 date-time; the offset is required (a time without one is ambiguous). */
+const RFC3339 =
+  /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;
 
 class Issues {
   readonly list: FieldIssue[] = [];
@@ -235,7 +246,62 @@ function metadata(v: unknown, issues: Issues): Record<string, string | number | 
   return out;
 }
 
-export function validateMessage(input: unknown, limits: Limits): ValidatedMessage {
+/** Parses an RFC 3339 time with an offset to epoch ms; null when it is not one (or not a real date). */
+export function parseRfc3339(v: string): number | null {
+  const m = RFC3339.exec(v);
+  if (m === null) return null;
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth) return null;
+  // Second 60 is a leap second (RFC 3339 allows it); it counts as the next minute's first.
+  if (hour > 23 || minute > 59 || second > 60) return null;
+  const offH = Number(m[10] ?? 0);
+  const offM = Number(m[11] ?? 0);
+  if (offH > 23 || offM > 59) return null;
+  const offset = (m[9] === "-" ? -1 : 1) * (offH * 60 + offM) * 60_000;
+  const ms = Number((m[7] ?? "").padEnd(3, "0").slice(0, 3));
+  const utc = new Date(0);
+  utc.setUTCFullYear(year, month - 1, day);
+  utc.setUTCHours(hour, minute, second, ms);
+  return utc.getTime() - offset;
+}
+
+/** `send_at`: when to hold the message until, or null to send at once (see ADR 0004). */
+function sendAt(v: unknown, now: number, issues: Issues): number | null {
+  if (v === undefined || v === null) return null;
+  if (typeof v !== "string") {
+    issues.add("send_at", "invalid_type", "must be an RFC 3339 time string");
+    return null;
+  }
+  const at = v.length > 40 ? null : parseRfc3339(v);
+  if (at === null) {
+    issues.add(
+      "send_at",
+      "invalid_value",
+      "must be an RFC 3339 time with an offset, like 2026-01-31T09:00:00Z",
+    );
+    return null;
+  }
+  if (at < now - SCHEDULE_SKEW_MS) {
+    issues.add("send_at", "send_at_in_past", "must not be more than 60 seconds in the past");
+    return null;
+  }
+  if (at > now + MAX_SCHEDULE_MS) {
+    issues.add("send_at", "send_at_too_far", "must be at most 30 days ahead");
+    return null;
+  }
+  return at > now ? at : null;
+}
+
+/** `now` (epoch ms, from the injected clock) is what `send_at` is checked against. */
+export function validateMessage(input: unknown, limits: Limits, now: number): ValidatedMessage {
   const issues = new Issues();
   if (!isRecord(input))
     throw new SealpostError("invalid_type", { detail: "The body must be a JSON object." });
@@ -304,6 +370,7 @@ export function validateMessage(input: unknown, limits: Limits): ValidatedMessag
     encryption,
     allowNonTls: input.allow_non_tls === true,
     sandbox: input.sandbox === true,
+    sendAt: sendAt(input.send_at, now, issues),
   };
   const first = issues.list[0];
   if (first !== undefined)

@@ -28,6 +28,10 @@ const pgTypes = {
 export function openDb(target: DatabaseTarget, dataDir: string, opts: { poolSize?: number } = {}): Db {
   if (target.kind === "postgres") {
     const pool = new pg.Pool({ connectionString: target.url, max: opts.poolSize ?? 10, types: pgTypes });
+    // An idle connection the server ends (a restart, pg_terminate_backend, DROP DATABASE …
+    // WITH (FORCE) racing pool.end()) is an 'error' on the pool; unheard, it would crash the
+    // process. The pool drops that connection and opens a new one for the next query.
+    pool.on("error", () => {});
     const url = new URL(target.url);
     const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     return {

@@ -3,10 +3,11 @@
  * their unit is durably committed. Units arriving while a commit is in progress are
  * written together in the next transaction, so the cost of the sync to disk is shared
  * and durability does not cap throughput. If a combined transaction fails, each unit
- * is retried alone so one bad unit cannot fail its neighbours.
+ * is retried alone so one bad unit cannot fail its neighbours. `submitAll` hands over
+ * several units that must be written in the same transaction (a batch of messages).
  */
 interface Pending<T> {
-  item: T;
+  items: readonly T[];
   resolve: () => void;
   reject: (err: unknown) => void;
 }
@@ -31,8 +32,14 @@ export class GroupCommitter<T> {
   }
 
   submit(item: T): Promise<void> {
+    return this.submitAll([item]);
+  }
+
+  /** Several units as one: written in one transaction, never split, all or none. */
+  submitAll(items: readonly T[]): Promise<void> {
+    if (items.length === 0) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
-      this.#pending.push({ item, resolve, reject });
+      this.#pending.push({ items, resolve, reject });
       if (!this.#running) {
         this.#running = true;
         this.#idle = new Promise<void>((done) => {
@@ -51,9 +58,9 @@ export class GroupCommitter<T> {
 
   async #drain(): Promise<void> {
     while (this.#pending.length > 0) {
-      const batch = this.#pending.splice(0, this.#maxBatch);
+      const batch = this.#takeBatch();
       try {
-        await this.#write(batch.map((p) => p.item));
+        await this.#write(batch.flatMap((p) => p.items));
         for (const p of batch) p.resolve();
       } catch (err) {
         if (batch.length === 1) {
@@ -62,7 +69,7 @@ export class GroupCommitter<T> {
         }
         for (const p of batch) {
           try {
-            await this.#write([p.item]);
+            await this.#write(p.items);
             p.resolve();
           } catch (single) {
             p.reject(single);
@@ -71,6 +78,18 @@ export class GroupCommitter<T> {
       }
     }
     this.#running = false;
+  }
+
+  /** Up to maxBatch units, without splitting a group (a group larger than that goes alone). */
+  #takeBatch(): Pending<T>[] {
+    let units = 0;
+    let n = 0;
+    for (const p of this.#pending) {
+      if (n > 0 && units + p.items.length > this.#maxBatch) break;
+      units += p.items.length;
+      n++;
+    }
+    return this.#pending.splice(0, n);
   }
 }
 

@@ -2,6 +2,7 @@ import type { Db } from "./db.ts";
 import { chunks } from "./group-commit.ts";
 import type {
   AttachmentsTable,
+  BatchesTable,
   DeliveriesTable,
   DeliveryStatus,
   EventsTable,
@@ -14,6 +15,8 @@ export interface SubmissionRows {
   attachments: AttachmentsTable[];
   deliveries: DeliveriesTable[];
   events: EventsTable[];
+  /** The idempotency record of a keyed batch, carried by the batch's first accepted message. */
+  batch?: BatchesTable;
 }
 
 const ROWS_PER_INSERT = 400;
@@ -41,7 +44,22 @@ export async function insertSubmissions(db: Db, items: readonly SubmissionRows[]
       ROWS_PER_INSERT,
     ))
       await trx.insertInto("events").values(part).execute();
+    const batches = items.flatMap((i) => (i.batch === undefined ? [] : [i.batch]));
+    if (batches.length > 0) await trx.insertInto("batches").values(batches).execute();
   });
+}
+
+export async function findBatch(
+  db: Db,
+  orgId: string,
+  idempotencyHash: string,
+): Promise<BatchesTable | undefined> {
+  return db.kysely
+    .selectFrom("batches")
+    .selectAll()
+    .where("org_id", "=", orgId)
+    .where("idempotency_hash", "=", idempotencyHash)
+    .executeTakeFirst();
 }
 
 export async function findByIdempotency(
@@ -140,7 +158,7 @@ export async function listMessages(db: Db, f: MessageFilter): Promise<MessagesTa
   return q.orderBy("id", "desc").limit(f.limit).execute();
 }
 
-/** Cancels the deliveries of a message that have not started; returns their ids. */
+/** Cancels the deliveries of a message that have not started (queued, deferred, scheduled); returns their ids. */
 export async function cancelPending(
   db: Db,
   orgId: string,
@@ -160,7 +178,7 @@ export async function cancelPending(
       })
       .where("org_id", "=", orgId)
       .where("message_id", "=", messageId)
-      .where("status", "in", ["queued", "deferred"])
+      .where("status", "in", ["queued", "deferred", "scheduled"])
       .returning("id")
       .execute();
     const ids = rows.map((r) => r.id);

@@ -226,11 +226,28 @@ const leaseIndex: Migration = {
   },
 };
 
+/** Scheduled sending (messages.send_at) and batch idempotency records (ADR 0004). */
+const batchAndSchedule: Migration = {
+  async up(db: AnyDb) {
+    await db.schema.alterTable("messages").addColumn("send_at", "bigint").execute();
+    await db.schema
+      .createTable("batches")
+      .addColumn("org_id", "text", (c) => c.notNull().references("orgs.id"))
+      .addColumn("idempotency_hash", "text", (c) => c.notNull())
+      .addColumn("request_hash", "text", (c) => c.notNull())
+      .addColumn("created_at", "bigint", (c) => c.notNull())
+      .addColumn("results", "text", (c) => c.notNull())
+      .addPrimaryKeyConstraint("batches_pk", ["org_id", "idempotency_hash"])
+      .execute();
+  },
+};
+
 function migrations(dialect: Dialect): Record<string, Migration> {
   return {
     "0001_initial": initial(dialect),
     "0002_delivery_engine": deliveryEngine(dialect),
     "0003_lease_index": leaseIndex,
+    "0004_batch_and_schedule": batchAndSchedule,
   };
 }
 

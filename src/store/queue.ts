@@ -47,12 +47,18 @@ export async function claimDue(
 
 /** Extends the leases of everything this worker still holds. */
 export async function renewLeases(db: Db, workerId: string, now: number, leaseMs: number): Promise<number> {
+  const held = db.kysely
+    .selectFrom("deliveries")
+    .select("id")
+    .where("lease_owner", "is not", null)
+    .where("lease_owner", "=", workerId)
+    .where("status", "=", "sending");
+  // On PostgreSQL the rows are locked in id order, the order completeAttempts updates them
+  // in, so a renewal and a completion of the same worker never deadlock.
   const res = await db.kysely
     .updateTable("deliveries")
     .set({ due_at: now + leaseMs })
-    .where("lease_owner", "is not", null)
-    .where("lease_owner", "=", workerId)
-    .where("status", "=", "sending")
+    .where("id", "in", db.dialect === "postgres" ? held.orderBy("id").forUpdate() : held)
     .executeTakeFirst();
   return Number(res.numUpdatedRows);
 }
@@ -81,7 +87,9 @@ export async function completeAttempts(db: Db, items: readonly Completion[]): Pr
     const events: EventsTable[] = [];
     const sandbox: SandboxTable[] = [];
     const suppressions: SuppressionsTable[] = [];
-    for (const c of items) {
+    // In id order, like renewLeases, so concurrent transactions lock rows in one order.
+    const ordered = [...items].sort((x, y) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
+    for (const c of ordered) {
       const res = await trx
         .updateTable("deliveries")
         .set({
@@ -112,18 +120,38 @@ export async function completeAttempts(db: Db, items: readonly Completion[]): Pr
   });
 }
 
-export async function queueDepth(db: Db, now: number): Promise<{ due: number; scheduled: number }> {
-  const row = await db.kysely
+/** How much work is owed, by state: `due` now (any status), else what the rows are waiting for. */
+export interface QueueDepth {
+  due: number;
+  /** Held until their send_at. */
+  scheduled: number;
+  /** Waiting for a retry. */
+  deferred: number;
+  /** Leased by a worker. */
+  sending: number;
+}
+
+export async function queueDepth(db: Db, now: number): Promise<QueueDepth> {
+  const rows = await db.kysely
     .selectFrom("deliveries")
     .select((eb) => [
+      "status",
       eb.fn.countAll<number>().as("total"),
       eb.fn.sum<number>(eb.case().when("due_at", "<=", now).then(1).else(0).end()).as("due"),
     ])
     .where("due_at", "is not", null)
-    .executeTakeFirstOrThrow();
-  const total = Number(row.total);
-  const due = Number(row.due ?? 0);
-  return { due, scheduled: total - due };
+    .groupBy("status")
+    .execute();
+  const depth: QueueDepth = { due: 0, scheduled: 0, deferred: 0, sending: 0 };
+  for (const row of rows) {
+    const due = Number(row.due ?? 0);
+    const waiting = Number(row.total) - due;
+    depth.due += due;
+    if (row.status === "scheduled") depth.scheduled += waiting;
+    else if (row.status === "sending") depth.sending += waiting;
+    else depth.deferred += waiting;
+  }
+  return depth;
 }
 
 export async function listSandbox(

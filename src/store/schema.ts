@@ -53,6 +53,21 @@ export interface MessagesTable {
   data_key_id: string;
   idempotency_hash: string | null;
   request_hash: string | null;
+  /** When a scheduled message is held until (epoch ms); null when it was sent at once. */
+  send_at: number | null;
+}
+
+/**
+ * The idempotency record of a batch submitted with an Idempotency-Key (ADR 0004): which
+ * message each item became, or the coded error it got. Ids, codes and field names only.
+ */
+export interface BatchesTable {
+  org_id: string;
+  idempotency_hash: string;
+  request_hash: string;
+  created_at: number;
+  /** JSON list, one entry per item: `{ "message_id": … }` or `{ "error": { code, field, detail, issues } }`. */
+  results: string;
 }
 
 export interface AttachmentsTable {
@@ -62,6 +77,7 @@ export interface AttachmentsTable {
 }
 
 export type DeliveryStatus =
+  | "scheduled"
   | "queued"
   | "sending"
   | "deferred"
@@ -80,7 +96,7 @@ export interface DeliveriesTable {
   recipient_bidx: string;
   domain_bidx: string;
   status: DeliveryStatus;
-  /** When the row is next due for a worker (queued/deferred: the attempt time; sending: the lease expiry). Null when final. */
+  /** When the row is next due for a worker (queued/deferred: the attempt time; scheduled: send_at; sending: the lease expiry). Null when final. */
   due_at: number | null;
   lease_owner: string | null;
   attempts: number;
@@ -170,6 +186,7 @@ export interface Database {
   org_keys: OrgKeysTable;
   api_keys: ApiKeysTable;
   messages: MessagesTable;
+  batches: BatchesTable;
   attachments: AttachmentsTable;
   deliveries: DeliveriesTable;
   events: EventsTable;

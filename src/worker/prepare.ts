@@ -1,3 +1,4 @@
+import { bodyLength, type MessageBody } from "../core/body.ts";
 import type { Keyring } from "../core/keyring.ts";
 import type { StoredContent } from "../core/message.ts";
 import { renderMime } from "../core/mime.ts";
@@ -23,7 +24,8 @@ export interface PreparedMessage {
   createdAt: number;
   dek: Buffer;
   content: StoredContent | null;
-  raw: Buffer | null;
+  /** The signed message as parts (see core/body.ts); null when the content was shredded. */
+  raw: MessageBody | null;
 }
 
 export class MessageCache {
@@ -82,7 +84,7 @@ export class MessageCache {
     p.then(
       (m) => {
         if (this.#cache.get(id) !== p) return;
-        const size = m.raw?.length ?? 0;
+        const size = m.raw === null ? 0 : bodyLength(m.raw);
         this.#sizes.set(id, size);
         this.#bytes += size;
         this.#evict();
@@ -122,7 +124,9 @@ export class MessageCache {
     const content = openContent(dek, row.id, row.content);
     const atts = row.attachment_count === 0 ? [] : await attachmentsOf(this.#db, row.id);
     const attachments = atts.map((a) => open(dek, toBuffer(a.content), attachmentAad(row.id, a.idx)));
-    const mime = await renderMime({ messageId: row.id, createdAt: row.created_at, content, attachments });
+    // A scheduled message is dated when it goes out (its send_at), so inboxes sort it right.
+    const date = row.send_at ?? row.created_at;
+    const mime = await renderMime({ messageId: row.id, createdAt: date, content, attachments });
     // Step "sign": DKIM with the From domain's current keys (RSA and Ed25519), once per message.
     const keys = this.#signing === null ? [] : await this.#signing.get(row.org_id, row.from_domain);
     const raw =

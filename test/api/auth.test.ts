@@ -17,6 +17,7 @@ const payload = {
 /** Every /v1 route, with the scope it needs. */
 const routes: { method: "GET" | "POST" | "DELETE"; url: string; scope: Scope }[] = [
   { method: "POST", url: "/v1/messages", scope: "messages:send" },
+  { method: "POST", url: "/v1/messages/batch", scope: "messages:send" },
   { method: "GET", url: "/v1/messages", scope: "messages:read" },
   { method: "GET", url: "/v1/messages/{msg}", scope: "messages:read" },
   { method: "POST", url: "/v1/messages/{msg}/cancel", scope: "messages:send" },

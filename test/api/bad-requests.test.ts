@@ -242,10 +242,17 @@ const cases: Case[] = [
     field: "template",
   },
   {
-    name: "send_at not yet available",
-    body: { ...ok, send_at: "2030-01-01T00:00:00Z" },
+    name: "send_at more than 30 days ahead",
+    body: { ...ok, send_at: "2999-01-01T00:00:00Z" },
     status: 422,
-    code: "not_supported",
+    code: "send_at_too_far",
+    field: "send_at",
+  },
+  {
+    name: "send_at without an offset",
+    body: { ...ok, send_at: "2030-01-01T00:00:00" },
+    status: 422,
+    code: "invalid_value",
     field: "send_at",
   },
   {

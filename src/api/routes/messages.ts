@@ -3,17 +3,19 @@ import { parseBareAddress } from "../../core/address.ts";
 import { SealpostError } from "../../core/errors.ts";
 import { newId } from "../../core/ids.ts";
 import { hasScope } from "../../core/principal.ts";
-import { submitMessage } from "../../core/submit.ts";
+import { submitBatch, submitMessage } from "../../core/submit.ts";
 import { blindIndex } from "../../crypto/blind-index.ts";
 import { cancelPending, deliveriesOf, eventsOf, findMessage, listMessages } from "../../store/messages.ts";
 import type { DeliveryStatus } from "../../store/schema.ts";
 import { guard, principalOf } from "../auth.ts";
 import type { ApiDeps } from "../context.ts";
 import { pageOf, pageQuery } from "../pagination.ts";
+import { classify } from "../problem.ts";
 import { messageDek, messageView } from "../views.ts";
-import { idParam, sendMessageBody } from "./schemas.ts";
+import { idParam, sendBatchBody, sendMessageBody } from "./schemas.ts";
 
 const STATUSES: readonly DeliveryStatus[] = [
+  "scheduled",
   "queued",
   "sending",
   "deferred",
@@ -63,6 +65,35 @@ export function registerMessageRoutes(app: FastifyInstance, deps: ApiDeps): void
         idempotencyKey: idempotencyKey(request),
       });
       return reply.code(202).send(result);
+    },
+  );
+
+  app.post(
+    "/v1/messages/batch",
+    {
+      preHandler: guard(deps, "messages:send"),
+      schema: {
+        summary: "Send up to 500 messages in one request",
+        description:
+          "Each message is validated and accepted on its own; all accepted ones are stored in one " +
+          "durable commit. Answers 200 with one result per message, in request order: " +
+          "`status` 202 with the message, or a 4xx `status` with an RFC 9457 problem.",
+        tags: ["messages"],
+        body: sendBatchBody,
+        headers: { type: "object", properties: { "idempotency-key": { type: "string", maxLength: 255 } } },
+      },
+    },
+    async (request) => {
+      const results = await submitBatch(deps.submit, principalOf(request), request.body, {
+        idempotencyKey: idempotencyKey(request),
+      });
+      const data = results.map((r) => {
+        if ("result" in r) return { index: r.index, status: 202, message: r.result };
+        const problem = classify(r.error);
+        return { index: r.index, status: problem.status, error: problem };
+      });
+      const accepted = data.filter((d) => d.status === 202).length;
+      return { object: "batch", accepted, rejected: data.length - accepted, data };
     },
   );
 

@@ -48,6 +48,28 @@ export const sendMessageBody = {
       description:
         "Run the whole pipeline but capture the message in the sandbox inbox instead of delivering it.",
     },
+    send_at: {
+      type: ["string", "null"],
+      format: "date-time",
+      description:
+        "Hold the message until this RFC 3339 time (with an offset, e.g. `2026-01-31T09:00:00Z`), at most " +
+        "30 days ahead. Up to 60 seconds in the past counts as now. Cancel works until then.",
+    },
+  },
+} as const;
+
+export const sendBatchBody = {
+  type: "object",
+  required: ["messages"],
+  additionalProperties: false,
+  properties: {
+    messages: {
+      type: "array",
+      minItems: 1,
+      maxItems: 500,
+      items: sendMessageBody,
+      description: "Each item is a POST /v1/messages body, validated and accepted on its own.",
+    },
   },
 } as const;
 
