@@ -6,6 +6,7 @@ import { errorHandler, frameworkErrorCode, problemFor, sendProblem } from "./pro
 import { registerDomainRoutes } from "./routes/domains.ts";
 import { registerHealthRoutes } from "./routes/health.ts";
 import { registerMessageRoutes } from "./routes/messages.ts";
+import { registerPauboxRoutes } from "./routes/paubox.ts";
 import { registerSandboxRoutes } from "./routes/sandbox.ts";
 import { registerSuppressionRoutes } from "./routes/suppressions.ts";
 import { registerHeaderToolRoutes } from "./routes/tools-headers.ts";
@@ -72,5 +73,6 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   registerSuppressionRoutes(app, deps);
   registerTlsCheckRoutes(app, deps);
   registerHeaderToolRoutes(app, deps);
+  registerPauboxRoutes(app, deps);
   return app;
 }
