@@ -8,6 +8,7 @@ import { analyzeHeadersCommand, headerInput } from "./analyze-headers.ts";
 import { domainsCommand } from "./domains.ts";
 import { keysCommand } from "./keys.ts";
 import { print, printError, printJson } from "./output.ts";
+import { sendCommand } from "./send.ts";
 import { startCommand } from "./start.ts";
 import { tlsCheckCommand } from "./tls-check.ts";
 
@@ -22,6 +23,8 @@ commands:
   analyze-headers [FILE] [--json]  report, hop by hop, whether the Received lines record TLS (stdin without FILE)
   domains add NAME | verify NAME | list [--org default] [--json]
   tls-check DOMAIN [--json]       MX hosts, STARTTLS, TLS version, certificate, MTA-STS, TLS-RPT
+  send --from A --to B --subject S --text T|--html H|--file F [--attach F]... [--csv FILE] [--json]
+                                  send through the HTTP API (sealpost send --help)
 
 Configuration comes from SEALPOST_* environment variables: see docs/configuration.md.`;
 
@@ -37,7 +40,25 @@ async function migrateCommand(config: Config, json: boolean): Promise<number> {
   }
 }
 
+/** The validated configuration, or the exit code (78) after printing what is wrong. */
+function configOrExit(): Config | number {
+  try {
+    return loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      printError(err.message);
+      return 78;
+    }
+    throw err;
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
+  // send is an API client with options of its own (src/cli/send.ts).
+  if (argv[0] === "send") {
+    const config = configOrExit();
+    return typeof config === "number" ? config : sendCommand(config, argv.slice(1));
+  }
   let parsed: ReturnType<typeof parse>;
   try {
     parsed = parse(argv);
@@ -53,16 +74,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (command === "analyze-headers")
     return analyzeHeadersCommand({ json: values.json === true, input: headerInput(action) });
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      printError(err.message);
-      return 78;
-    }
-    throw err;
-  }
+  const config = configOrExit();
+  if (typeof config === "number") return config;
   const json = values.json === true;
   try {
     switch (command) {

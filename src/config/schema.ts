@@ -63,13 +63,14 @@ function int(env: string, description: string, fallback: number, min: number, ma
   };
 }
 
-function bool(env: string, description: string): Setting<boolean> {
+function bool(env: string, description: string, fallback = false): Setting<boolean> {
   return {
     env,
     description,
-    defaultText: "false",
+    defaultText: String(fallback),
     parse: (raw) => {
-      if (raw === undefined || raw === "" || raw === "false" || raw === "0") return false;
+      if (raw === undefined || raw === "") return fallback;
+      if (raw === "false" || raw === "0") return false;
       if (raw === "true" || raw === "1") return true;
       throw new SettingError("must be true or false");
     },
@@ -141,6 +142,25 @@ export const SETTINGS = {
   inboundPort: port("SEALPOST_INBOUND_PORT", "Port of the bounce receiver.", 25),
   smtpPort: port("SEALPOST_SMTP_PORT", "SMTP submission port (STARTTLS required before AUTH).", 587),
   smtpsPort: port("SEALPOST_SMTPS_PORT", "SMTP submission port with implicit TLS.", 465),
+  smtpMaxClients: int(
+    "SEALPOST_SMTP_MAX_CLIENTS",
+    "SMTP submission sessions open at once, per port; a client over the limit is answered 421 and disconnected.",
+    200,
+    1,
+    100_000,
+  ),
+  smtpTimeoutSeconds: int(
+    "SEALPOST_SMTP_TIMEOUT_SECONDS",
+    "Idle time after which an SMTP submission session is answered 421 and closed (RFC 5321 asks for at least 300).",
+    300,
+    1,
+    3600,
+  ),
+  apiKey: optionalString(
+    "SEALPOST_API_KEY",
+    "API key that `sealpost send` uses when --key is not given (read by the CLI client only, never by the server).",
+    true,
+  ),
   tlsCert: optionalString(
     "SEALPOST_TLS_CERT",
     "PEM certificate file for the HTTP API and SMTP submission. Unset: a self-signed pair is generated in the data dir for development.",
@@ -303,6 +323,11 @@ export const SETTINGS = {
     64,
     1,
     2048,
+  ),
+  workerThread: bool(
+    "SEALPOST_WORKER_THREAD",
+    "When one process runs the worker role beside the api or smtp role, deliver on a thread of its own, so accepting mail never waits behind delivering (uses the second core).",
+    true,
   ),
   leaseSeconds: int(
     "SEALPOST_LEASE_SECONDS",

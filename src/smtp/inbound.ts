@@ -10,7 +10,7 @@ import { findMessagesByIds } from "../store/messages.ts";
 import { findDelivery, recordReport } from "../store/queue.ts";
 import { openRecipient } from "../worker/prepare.ts";
 import { deliveryStatusOf } from "./dsn.ts";
-import { smtpError } from "./replies.ts";
+import { sessionError } from "./replies.ts";
 
 /**
  * The bounce receiver (the MX of `bounce.<sending domain>`): accepts mail only for valid
@@ -85,10 +85,10 @@ export function inboundOptions(deps: InboundDeps, base: Partial<SMTPServerOption
       const verp = parseVerp(address.address);
       const delivery =
         verp === null ? undefined : await findDelivery(deps.db, verp.deliveryId).catch(() => undefined);
-      if (verp === null || delivery === undefined) return callback(smtpError(550, "No such recipient here"));
+      if (verp === null || delivery === undefined) return callback(sessionError("noSuchRecipient"));
       const { indexKey } = await deps.keyring.orgKeys(delivery.org_id);
       if (!verpTagValid(indexKey, verp.deliveryId, verp.tag))
-        return callback(smtpError(550, "No such recipient here"));
+        return callback(sessionError("noSuchRecipient"));
       callback();
     },
     onData(stream, session, callback) {
@@ -113,7 +113,7 @@ export function inboundOptions(deps: InboundDeps, base: Partial<SMTPServerOption
           if ((err as { code?: unknown }).code === "ECONNECTION")
             deps.logger.info({ code: "ECONNECTION" }, "sender left during DATA");
           else deps.logger.error({ err }, "dsn handling failed");
-          callback(smtpError(451, "Temporary local error, try again later."));
+          callback(sessionError("temporary"));
         });
     },
   };

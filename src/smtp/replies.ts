@@ -1,21 +1,50 @@
 import { ERRORS, isSealpostError } from "../core/errors.ts";
 
 /**
- * The one place where errors become SMTP replies. smtp-server adds the enhanced status
- * code (RFC 3463) that belongs to the reply code; the text is the registry's fixed title,
- * never a value from the message.
+ * The one place where errors become SMTP replies. Each reply carries its reply code and,
+ * at the front of its text, the enhanced status code (RFC 3463) from the error registry;
+ * ReplyServer sends that code instead of the generic one smtp-server would derive from
+ * the reply code. Texts are fixed (the registry's titles), never a value from the message.
  */
 export type SmtpError = Error & { responseCode: number };
 
-export function smtpError(code: number, text: string): SmtpError {
-  return Object.assign(new Error(text), { responseCode: code });
+export function smtpError(code: number, enhanced: string, text: string): SmtpError {
+  return Object.assign(new Error(`${enhanced} ${text}`), { responseCode: code });
+}
+
+/** Replies of the session itself: protocol states rather than submit errors. */
+const SESSION = {
+  authInvalid: [535, "5.7.8", "Authentication credentials invalid"],
+  authLimit: [421, "4.7.0", "Too many failed authentication attempts, closing connection"],
+  authRequired: [530, "5.7.0", "Authentication required"],
+  shuttingDown: [421, "4.3.2", "Service shutting down, try again later"],
+  temporary: [451, "4.3.0", "Temporary local error, try again later."],
+  noSuchRecipient: [550, "5.1.1", "No such recipient here"],
+} as const satisfies Record<string, readonly [number, string, string]>;
+
+export type SessionReply = keyof typeof SESSION;
+
+export function sessionError(name: SessionReply): SmtpError {
+  const [code, enhanced, text] = SESSION[name];
+  return smtpError(code, enhanced, text);
+}
+
+/** The reply text for a direct `connection.send(code, text)`. */
+export function sessionReply(name: SessionReply): { code: number; text: string } {
+  const [code, enhanced, text] = SESSION[name];
+  return { code, text: `${enhanced} ${text}` };
 }
 
 export function toSmtpError(err: unknown): SmtpError {
   if (isSealpostError(err)) {
-    const [code] = ERRORS[err.code].smtp;
+    const [code, enhanced] = ERRORS[err.code].smtp;
     const field = err.field === undefined ? "" : ` (${err.field})`;
-    return smtpError(code, `${ERRORS[err.code].title}${field}`);
+    return smtpError(code, enhanced, `${ERRORS[err.code].title}${field}`);
   }
-  return smtpError(451, "Temporary local error, try again later.");
+  return sessionError("temporary");
+}
+
+/** The text of the 250 reply to DATA, sent only after the durable commit. */
+export function queuedReply(messageId: string): string {
+  return `2.0.0 queued as ${messageId}`;
 }

@@ -1,14 +1,17 @@
 import type { AddressInfo } from "node:net";
 import { simpleParser } from "mailparser";
-import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from "smtp-server";
+import type { SMTPServerDataStream, SMTPServerOptions, SMTPServerSession } from "smtp-server";
+import { parseBareAddress } from "../core/address.ts";
 import { authenticate } from "../core/api-keys.ts";
 import type { Clock } from "../core/clock.ts";
+import { isSealpostError, SealpostError } from "../core/errors.ts";
 import { hasScope, type Principal } from "../core/principal.ts";
 import { type SubmitDeps, submitMessage } from "../core/submit.ts";
 import type { Logger } from "../logging/logger.ts";
 import type { Db } from "../store/db.ts";
 import { inboundOptions } from "./inbound.ts";
-import { smtpError, toSmtpError } from "./replies.ts";
+import { queuedReply, type SmtpError, sessionError, sessionReply, toSmtpError } from "./replies.ts";
+import { ReplyServer } from "./reply-server.ts";
 import { translateSubmission } from "./translate.ts";
 
 /**
@@ -25,27 +28,65 @@ export interface SmtpDeps {
   tls: { cert: string | Buffer; key: string | Buffer };
   maxMessageBytes: number;
   maxRecipients: number;
+  /** Sessions open at once per port (SEALPOST_SMTP_MAX_CLIENTS). */
+  maxClients: number;
+  /** Idle time before a session is answered 421 and closed (SEALPOST_SMTP_TIMEOUT_SECONDS). */
+  idleTimeoutMs: number;
 }
 
 const MAX_AUTH_FAILURES = 3;
+/** How long a message still being received may take to finish once shutdown begins. */
+const SHUTDOWN_GRACE_MS = 10_000;
 
 interface SessionState {
   principal: Principal | null;
   authFailures: number;
+  /** A message is being received or submitted: shutdown lets it finish. */
+  busy: boolean;
+  /** Set by shutdown on a busy session: ends it once the reply to its message is out. */
+  hangUp: (() => void) | null;
 }
 
-const sessions = new WeakMap<SMTPServerSession, SessionState>();
+type StateOf = (session: SMTPServerSession) => SessionState;
 
-function state(session: SMTPServerSession): SessionState {
-  let s = sessions.get(session);
-  if (s === undefined) {
-    s = { principal: null, authFailures: 0 };
-    sessions.set(session, s);
-  }
-  return s;
+/** The rule of the REST path (submit.ts): live keys send from the org's verified domains, test keys from any. */
+async function senderAllowed(deps: SmtpDeps, principal: Principal, address: string): Promise<boolean> {
+  if (principal.mode === "test") return true;
+  const parsed = parseBareAddress(address);
+  return parsed !== null && (await deps.submit.senderVerified(principal.orgId, parsed.asciiDomain));
 }
 
-function options(deps: SmtpDeps, secure: boolean): SMTPServerOptions {
+/** The message, or null when it went over the SIZE limit (the rest is then drained, not kept). */
+function readMessage(stream: SMTPServerDataStream): Promise<Buffer | null> {
+  return new Promise((resolve, reject) => {
+    let chunks: Buffer[] | null = [];
+    stream.on("data", (chunk: Buffer) => {
+      if (stream.sizeExceeded) chunks = null;
+      else chunks?.push(chunk);
+    });
+    stream.once("end", () => resolve(chunks === null || stream.sizeExceeded ? null : Buffer.concat(chunks)));
+    stream.once("error", reject);
+  });
+}
+
+async function submitData(
+  deps: SmtpDeps,
+  principal: Principal,
+  stream: SMTPServerDataStream,
+  session: SMTPServerSession,
+): Promise<string> {
+  const raw = await readMessage(stream);
+  if (raw === null) throw new SealpostError("payload_too_large");
+  const { input, idempotencyKey } = translateSubmission(await simpleParser(raw), session.envelope);
+  const result = await submitMessage(deps.submit, principal, input, { idempotencyKey });
+  deps.logger.info(
+    { messageId: result.id, keyId: principal.keyId, count: result.deliveries.length },
+    "smtp message accepted",
+  );
+  return result.id;
+}
+
+function options(deps: SmtpDeps, secure: boolean, state: StateOf): SMTPServerOptions {
   return {
     secure,
     name: deps.hostname,
@@ -56,27 +97,31 @@ function options(deps: SmtpDeps, secure: boolean): SMTPServerOptions {
     authMethods: ["PLAIN", "LOGIN"],
     allowInsecureAuth: false,
     authOptional: false,
+    // SIZE is advertised; MAIL FROM with a larger SIZE= and a longer DATA get 552 5.3.4.
     size: deps.maxMessageBytes,
+    rejectOversized: true,
+    maxRecipients: deps.maxRecipients,
+    // PIPELINING, 8BITMIME, SMTPUTF8 and ENHANCEDSTATUSCODES stay advertised. DSN and
+    // REQUIRETLS are hidden: their parameters would be accepted and then ignored.
     hideENHANCEDSTATUSCODES: false,
+    hideDSN: true,
+    hideREQUIRETLS: true,
     hideSTARTTLS: secure,
-    maxClients: 200,
-    socketTimeout: 60_000,
-    closeTimeout: 10_000,
+    maxClients: deps.maxClients,
+    socketTimeout: deps.idleTimeoutMs,
+    closeTimeout: SHUTDOWN_GRACE_MS,
     logger: false,
     // No PTR lookup per connection (it would bypass SEALPOST_DNS_SERVERS and cost a query).
     disableReverseLookup: true,
     disabledCommands: secure ? ["STARTTLS"] : [],
     onAuth(auth, session, callback) {
       const s = state(session);
-      const token = auth.password ?? "";
-      authenticate(deps.db, deps.clock, token).then(
+      authenticate(deps.db, deps.clock, auth.password ?? "").then(
         (principal) => {
           if (principal === null || !hasScope(principal, "messages:send")) {
             s.authFailures++;
             deps.logger.info({ code: "unauthorized" }, "smtp auth refused");
-            const err = smtpError(535, "Authentication credentials invalid");
-            if (s.authFailures >= MAX_AUTH_FAILURES) Object.assign(err, { responseCode: 421 });
-            return callback(err);
+            return callback(sessionError(s.authFailures >= MAX_AUTH_FAILURES ? "authLimit" : "authInvalid"));
           }
           s.principal = principal;
           callback(null, { user: principal.keyId });
@@ -84,38 +129,41 @@ function options(deps: SmtpDeps, secure: boolean): SMTPServerOptions {
         (err: unknown) => callback(toSmtpError(err)),
       );
     },
-    onRcptTo(_address, session, callback) {
-      if (session.envelope.rcptTo.length >= deps.maxRecipients)
-        return callback(smtpError(452, "Too many recipients"));
-      callback();
+    onMailFrom(address, session, callback) {
+      const principal = state(session).principal;
+      if (principal === null) return callback(sessionError("authRequired"));
+      senderAllowed(deps, principal, address.address).then(
+        (allowed) =>
+          callback(
+            allowed ? null : toSmtpError(new SealpostError("domain_not_verified", { field: "MAIL FROM" })),
+          ),
+        (err: unknown) => callback(toSmtpError(err)),
+      );
     },
     onData(stream, session, callback) {
-      const principal = state(session).principal;
+      const s = state(session);
+      const principal = s.principal;
       if (principal === null) {
         stream.resume();
-        return callback(smtpError(530, "Authentication required"));
+        return callback(sessionError("authRequired"));
       }
-      simpleParser(stream)
-        .then(async (mail) => {
-          if ((stream as { sizeExceeded?: boolean }).sizeExceeded)
-            throw smtpError(552, "Message exceeds the size limit");
-          const { input, idempotencyKey } = translateSubmission(mail, session.envelope);
-          const result = await submitMessage(deps.submit, principal, input, { idempotencyKey });
-          deps.logger.info(
-            { messageId: result.id, keyId: principal.keyId, count: result.deliveries.length },
-            "smtp message accepted",
-          );
-          callback(null, `queued as ${result.id}`);
-        })
-        .catch((err: unknown) => {
-          if (err instanceof Error && "responseCode" in err) return callback(err);
-          const reply = toSmtpError(err);
+      s.busy = true;
+      const reply = (err: SmtpError | null, message?: string): void => {
+        s.busy = false;
+        callback(err, message);
+        const hangUp = s.hangUp;
+        s.hangUp = null;
+        if (hangUp !== null) setImmediate(hangUp);
+      };
+      submitData(deps, principal, stream, session).then(
+        (id) => reply(null, queuedReply(id)),
+        (err: unknown) => {
           if ((err as { code?: unknown }).code === "ECONNECTION")
             deps.logger.info({ code: "ECONNECTION" }, "smtp client left during DATA");
-          else if (reply.responseCode >= 451 && reply.responseCode < 500)
-            deps.logger.error({ err }, "smtp submission failed");
-          callback(reply);
-        });
+          else if (!isSealpostError(err)) deps.logger.error({ err }, "smtp submission failed");
+          reply(toSmtpError(err));
+        },
+      );
     },
   };
 }
@@ -128,14 +176,28 @@ export interface SubmissionServers {
     inbound: number;
     inboundHost: string;
   }): Promise<{ smtp: number; smtps: number; inbound: number }>;
+  /**
+   * Graceful shutdown: stop accepting; idle submission sessions get 421 at once; a session
+   * whose message is being received or submitted gets its reply, then 421. What is still
+   * open after SHUTDOWN_GRACE_MS gets 421 from smtp-server.
+   */
   close(): Promise<void>;
 }
 
 export function createSubmissionServers(deps: SmtpDeps): SubmissionServers {
-  const starttls = new SMTPServer(options(deps, false));
-  const implicit = new SMTPServer(options(deps, true));
-  const base = options(deps, false);
-  const inbound = new SMTPServer(
+  const sessions = new WeakMap<SMTPServerSession, SessionState>();
+  const state: StateOf = (session) => {
+    let s = sessions.get(session);
+    if (s === undefined) {
+      s = { principal: null, authFailures: 0, busy: false, hangUp: null };
+      sessions.set(session, s);
+    }
+    return s;
+  };
+  const starttls = new ReplyServer(options(deps, false, state));
+  const implicit = new ReplyServer(options(deps, true, state));
+  const base = options(deps, false, state);
+  const inbound = new ReplyServer(
     inboundOptions(
       { db: deps.db, keyring: deps.submit.keyring, clock: deps.clock, logger: deps.logger },
       {
@@ -147,7 +209,7 @@ export function createSubmissionServers(deps: SmtpDeps): SubmissionServers {
         hideENHANCEDSTATUSCODES: false,
         maxClients: 100,
         socketTimeout: 60_000,
-        closeTimeout: 10_000,
+        closeTimeout: SHUTDOWN_GRACE_MS,
         logger: false,
         disableReverseLookup: true,
       },
@@ -155,8 +217,8 @@ export function createSubmissionServers(deps: SmtpDeps): SubmissionServers {
   );
   for (const server of [starttls, implicit, inbound])
     server.on("error", (err: unknown) => deps.logger.warn({ err }, "smtp connection error"));
-  const listening = new Set<SMTPServer>();
-  const listenOne = (server: SMTPServer, port: number, host: string) =>
+  const listening = new Set<ReplyServer>();
+  const listenOne = (server: ReplyServer, port: number, host: string) =>
     new Promise<number>((resolve, reject) => {
       server.server.once("error", reject);
       server.listen(port, host, () => {
@@ -164,6 +226,7 @@ export function createSubmissionServers(deps: SmtpDeps): SubmissionServers {
         resolve((server.server.address() as AddressInfo).port);
       });
     });
+  const shuttingDown = sessionReply("shuttingDown");
   return {
     async listen(p) {
       return {
@@ -173,7 +236,17 @@ export function createSubmissionServers(deps: SmtpDeps): SubmissionServers {
       };
     },
     async close() {
-      await Promise.all([...listening].map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+      const closing = [...listening].map(
+        (server) => new Promise<void>((resolve) => server.close(() => resolve())),
+      );
+      for (const server of [starttls, implicit])
+        for (const connection of [...server.connections]) {
+          const s = state(connection.session);
+          const hangUp = () => connection.send(shuttingDown.code, shuttingDown.text);
+          if (s.busy) s.hangUp = hangUp;
+          else hangUp();
+        }
+      await Promise.all(closing);
       listening.clear();
     },
   };

@@ -1,6 +1,6 @@
 /**
  * Gate for tests that talk to real third-party tools (Postfix, swaks, dkimverify, openssl,
- * gpg, PostgreSQL, the Knot DNS server behind test/helpers/dns-server.ts).
+ * gpg, PostgreSQL, the Knot DNS server behind test/helpers/dns-server.ts, python3 for smtplib).
  *
  *   test("delivers through Postfix", async (t) => {
  *     if (!requireTool(t, "postfix")) return;
@@ -17,7 +17,15 @@ import { accessSync, appendFileSync, constants } from "node:fs";
 import { delimiter, join, relative } from "node:path";
 import type { TestContext } from "node:test";
 
-export type ToolName = "postfix" | "swaks" | "dkimverify" | "openssl" | "gpg" | "postgres" | "dns-server";
+export type ToolName =
+  | "postfix"
+  | "swaks"
+  | "dkimverify"
+  | "openssl"
+  | "gpg"
+  | "postgres"
+  | "dns-server"
+  | "python3";
 
 const INSTALL_HINT = "install with scripts/install-test-tools.sh";
 
@@ -78,6 +86,8 @@ function probe(name: ToolName): string | null {
       return runs("openssl", ["version"]) ? null : INSTALL_HINT;
     case "gpg":
       return runs("gpg", ["--version"]) ? null : INSTALL_HINT;
+    case "python3":
+      return runs("python3", ["--version"]) ? null : INSTALL_HINT;
     case "postgres":
       return probePostgres();
     case "dns-server":
