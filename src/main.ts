@@ -13,11 +13,8 @@ import type { SubmitDeps } from "./core/submit.ts";
 import { localKeyWrapper } from "./crypto/key-provider.ts";
 import { loadMasterKey } from "./crypto/master-key.ts";
 import { ensureDevCertificate } from "./crypto/tls-cert.ts";
-import { createSmtpDeliverer } from "./delivery/deliverer.ts";
-import { createResolver } from "./delivery/dns.ts";
+import { createDnsResolver, extraCa } from "./delivery/from-config.ts";
 import type { DomainDeps } from "./domains/service.ts";
-import { createSigner } from "./domains/sign-pool.ts";
-import { SigningKeyCache } from "./domains/signing-cache.ts";
 import { createLogger, type Logger } from "./logging/logger.ts";
 import { createSubmissionServers, type SubmissionServers } from "./smtp/server.ts";
 import { type Db, openDb } from "./store/db.ts";
@@ -26,8 +23,10 @@ import { GroupCommitter } from "./store/group-commit.ts";
 import { insertSubmissions, type SubmissionRows } from "./store/messages.ts";
 import { migrate } from "./store/migrations.ts";
 import type { TlsCheckDeps } from "./tools/tls-check.ts";
+import { createDeliveryWorker } from "./worker/compose.ts";
 import type { Deliverer } from "./worker/steps.ts";
-import { Worker } from "./worker/worker.ts";
+import { startWorkerThread, type WorkerThread } from "./worker/thread-host.ts";
+import type { Worker } from "./worker/worker.ts";
 
 /**
  * The composition root: builds every dependency once from the validated config and
@@ -45,6 +44,13 @@ export interface SealpostOptions {
   deliveryCa?: string;
   leaseMs?: number;
   pollMs?: number;
+  /**
+   * Deliver on a thread of its own (the start command, SEALPOST_WORKER_THREAD): the
+   * environment `config` was loaded from, which the thread validates again.
+   */
+  workerThread?: { env: Readonly<Record<string, string | undefined>> };
+  /** The worker thread died: this node no longer delivers (the start command exits). */
+  onWorkerFatal?: (err: unknown) => void;
 }
 
 export interface Sealpost {
@@ -55,7 +61,8 @@ export interface Sealpost {
   clock: Clock;
   submit: SubmitDeps;
   api: FastifyInstance;
-  worker: Worker;
+  /** The in-process worker; null when it runs on a thread of its own. */
+  worker: Worker | null;
   defaultOrgId: string;
   /** True when the bootstrap key was created by this start. */
   bootstrapCreated: boolean;
@@ -67,17 +74,7 @@ export interface Sealpost {
   close(): Promise<void>;
 }
 
-export function createDnsResolver(config: Config): Resolver {
-  return createResolver(
-    config.dnsServers.map((s) => (s.host.includes(":") ? `[${s.host}]:${s.port}` : `${s.host}:${s.port}`)),
-    5000,
-  );
-}
-
-/** Trust anchors from SEALPOST_EXTRA_CA_FILE (private PKI), read once. */
-export function extraCa(config: Config): string | undefined {
-  return config.extraCaFile === undefined ? undefined : readFileSync(config.extraCaFile, "utf8");
-}
+export { createDnsResolver, extraCa };
 
 /** What the TLS tools need; also used by the CLI without a database. */
 export function toolDeps(
@@ -120,29 +117,24 @@ export async function createSealpost(config: Config, opts: SealpostOptions = {})
 
   const resolver = createDnsResolver(config);
   const domains: DomainDeps = { db, keyring, clock, resolver, hostname: config.hostname };
-  const signer = createSigner();
-  const smtpOut = createSmtpDeliverer({
-    config,
-    logger,
-    resolver,
-    db,
-    clock,
-    ca: opts.deliveryCa ?? extraCa(config),
-  });
-  const deliverer = opts.deliverer ?? smtpOut;
-  const worker = new Worker({
-    db,
-    keyring,
-    clock,
-    logger,
-    deliverer,
-    signing: new SigningKeyCache(domains),
-    signer,
-    concurrency: config.workerConcurrency,
-    leaseMs: opts.leaseMs ?? config.leaseSeconds * 1000,
-    retrySchedule: config.retrySchedule,
-    ...(opts.pollMs === undefined ? {} : { pollMs: opts.pollMs }),
-  });
+  // The worker role: on this event loop, or (workerThread) on a thread of its own,
+  // started by startWorker().
+  const inline = opts.workerThread
+    ? null
+    : createDeliveryWorker({
+        config,
+        db,
+        keyring,
+        clock,
+        logger,
+        resolver,
+        ca: opts.deliveryCa ?? extraCa(config),
+        hostname: config.hostname,
+        ...(opts.deliverer === undefined ? {} : { deliverer: opts.deliverer }),
+        ...(opts.leaseMs === undefined ? {} : { leaseMs: opts.leaseMs }),
+        ...(opts.pollMs === undefined ? {} : { pollMs: opts.pollMs }),
+      });
+  let thread: WorkerThread | null = null;
   const metrics = createMetrics(db, clock);
   const committer = new GroupCommitter<SubmissionRows>(async (items) => {
     await insertSubmissions(db, items);
@@ -157,7 +149,7 @@ export async function createSealpost(config: Config, opts: SealpostOptions = {})
     maxDeliveryMs: config.maxDeliveryHours * 3_600_000,
     senderVerified: async (orgId, domain) =>
       (await findDomainByName(db, orgId, domain))?.status === "verified",
-    notify: () => worker.notify(),
+    notify: () => (thread === null ? inline?.worker.notify() : thread.notify()),
   };
   let ready = false;
   const https =
@@ -177,7 +169,6 @@ export async function createSealpost(config: Config, opts: SealpostOptions = {})
     ready: () => ready,
     metrics: () => metrics.render(),
   });
-  let workerStarted = false;
   let smtp: SubmissionServers | null = null;
   return {
     config,
@@ -187,7 +178,7 @@ export async function createSealpost(config: Config, opts: SealpostOptions = {})
     clock,
     submit,
     api,
-    worker,
+    worker: inline?.worker ?? null,
     defaultOrgId: org.id,
     bootstrapCreated,
     masterKeySource: master.source,
@@ -212,6 +203,8 @@ export async function createSealpost(config: Config, opts: SealpostOptions = {})
         tls,
         maxMessageBytes: config.maxMessageBytes,
         maxRecipients: DEFAULT_LIMITS.maxRecipients,
+        maxClients: config.smtpMaxClients,
+        idleTimeoutMs: config.smtpTimeoutSeconds * 1000,
       });
       const ports = await smtp.listen({
         smtp: config.smtpPort,
@@ -224,17 +217,21 @@ export async function createSealpost(config: Config, opts: SealpostOptions = {})
       return ports;
     },
     startWorker() {
-      workerStarted = true;
-      worker.start();
+      const env = opts.workerThread?.env;
+      if (env === undefined) inline?.worker.start();
+      else
+        thread ??= startWorkerThread(env, logger, (err) => {
+          ready = false;
+          opts.onWorkerFatal?.(err);
+        });
       ready = true;
     },
     async close() {
       ready = false;
       await api.close();
       await smtp?.close();
-      if (workerStarted) await worker.stop();
-      await smtpOut.close();
-      await signer.close();
+      await thread?.stop();
+      await inline?.close();
       await committer.flushed();
       await db.close();
     },

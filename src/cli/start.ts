@@ -26,7 +26,17 @@ export async function startCommand(
     printError(`--roles must be a comma-separated list of: ${ALL_ROLES.join(", ")}`);
     return 2;
   }
-  const app = await createSealpost(config);
+  // A node that accepts and delivers delivers on a thread of its own (SEALPOST_WORKER_THREAD).
+  const ownThread =
+    config.workerThread && roles.includes("worker") && (roles.includes("api") || roles.includes("smtp"));
+  let workerFailed = false;
+  let onFatal = (): void => {
+    workerFailed = true;
+  };
+  const app = await createSealpost(config, {
+    ...(ownThread ? { workerThread: { env: process.env } } : {}),
+    onWorkerFatal: () => onFatal(),
+  });
   const lines = [`sealpost started: roles ${roles.join(",")}; store ${app.db.description}`];
   if (app.masterKeySource === "generated")
     lines.push(
@@ -61,14 +71,18 @@ export async function startCommand(
   }
   if (!opts.json) print(lines.join("\n"));
   app.logger.info({ roles, store: app.db.dialect }, "started");
-  await new Promise<void>((resolve) => {
+  const code = await new Promise<number>((resolve) => {
     const stop = (signal: string) => {
       app.logger.info({ signal }, "shutting down");
-      resolve();
+      resolve(0);
     };
     process.once("SIGINT", () => stop("SIGINT"));
     process.once("SIGTERM", () => stop("SIGTERM"));
+    // Without its worker the node would accept mail it never delivers: stop, so the
+    // supervisor restarts it (accepted mail is safe in the store).
+    onFatal = () => resolve(1);
+    if (workerFailed) resolve(1);
   });
   await app.close();
-  return 0;
+  return code;
 }

@@ -1,0 +1,69 @@
+import type { Resolver } from "node:dns/promises";
+import type { Config } from "../config/schema.ts";
+import type { Clock } from "../core/clock.ts";
+import type { Keyring } from "../core/keyring.ts";
+import { createSmtpDeliverer } from "../delivery/deliverer.ts";
+import { createSigner } from "../domains/sign-pool.ts";
+import { SigningKeyCache } from "../domains/signing-cache.ts";
+import type { Logger } from "../logging/logger.ts";
+import type { Db } from "../store/db.ts";
+import type { Deliverer } from "./steps.ts";
+import { Worker } from "./worker.ts";
+
+/**
+ * The worker role's dependencies, built in one place for both ways it runs: on the
+ * process's own event loop (a worker-only node, tests) or on a thread of its own beside
+ * the API (see thread-host.ts). `signerThreads` 0 signs on the worker's own loop, which is
+ * right when that loop is already a thread of its own.
+ */
+export interface DeliveryWorkerDeps {
+  config: Config;
+  db: Db;
+  keyring: Keyring;
+  clock: Clock;
+  logger: Logger;
+  resolver: Resolver;
+  ca: string | undefined;
+  hostname: string;
+  signerThreads?: number;
+  /** Replaces SMTP delivery (tests of the queue only). */
+  deliverer?: Deliverer;
+  leaseMs?: number;
+  pollMs?: number;
+}
+
+export interface DeliveryWorker {
+  worker: Worker;
+  /** Stops the worker if started, then its SMTP sessions and signer threads. */
+  close(): Promise<void>;
+}
+
+export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
+  const { config, db, keyring, clock, logger, resolver } = deps;
+  const signer = createSigner(deps.signerThreads);
+  const smtpOut = createSmtpDeliverer({ config, logger, resolver, db, clock, ca: deps.ca });
+  const worker = new Worker({
+    db,
+    keyring,
+    clock,
+    logger,
+    deliverer: deps.deliverer ?? smtpOut,
+    signing: new SigningKeyCache({ db, keyring, clock, resolver, hostname: deps.hostname }),
+    signer,
+    concurrency: config.workerConcurrency,
+    leaseMs: deps.leaseMs ?? config.leaseSeconds * 1000,
+    retrySchedule: config.retrySchedule,
+    ...(deps.pollMs === undefined ? {} : { pollMs: deps.pollMs }),
+  });
+  let closed = false;
+  return {
+    worker,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await worker.stop();
+      await smtpOut.close();
+      await signer.close();
+    },
+  };
+}

@@ -1,0 +1,55 @@
+import { parentPort, workerData } from "node:worker_threads";
+import { loadConfig } from "../config/load.ts";
+import { systemClock } from "../core/clock.ts";
+import { Keyring } from "../core/keyring.ts";
+import { localKeyWrapper } from "../crypto/key-provider.ts";
+import { loadMasterKey } from "../crypto/master-key.ts";
+import { createDnsResolver, extraCa } from "../delivery/from-config.ts";
+import { createLogger } from "../logging/logger.ts";
+import { openDb } from "../store/db.ts";
+import { createDeliveryWorker } from "./compose.ts";
+import type { HostMessage, ThreadMessage } from "./thread-host.ts";
+
+/**
+ * The delivery worker's thread (started by thread-host.ts). It opens its own database
+ * connection and keyring from the same validated config, signs on its own loop, and
+ * takes two messages from the host: `wake` after a local commit, `stop` at shutdown.
+ * The host has migrated the database before starting it.
+ */
+const port = parentPort;
+if (port === null) throw new Error("thread-entry.ts runs only as a worker thread");
+const config = loadConfig((workerData as { env: Record<string, string | undefined> }).env);
+
+const logger = createLogger({ level: config.logLevel }).child({ role: "worker" });
+const master = loadMasterKey({
+  ...(config.masterKey === undefined ? {} : { value: config.masterKey }),
+  ...(config.masterKeyFile === undefined ? {} : { file: config.masterKeyFile }),
+  dataDir: config.dataDir,
+});
+const db = openDb(config.database, config.dataDir);
+const clock = systemClock;
+const keyring = new Keyring({ db, wrapper: localKeyWrapper(master), clock });
+const delivery = createDeliveryWorker({
+  config,
+  db,
+  keyring,
+  clock,
+  logger,
+  resolver: createDnsResolver(config),
+  ca: extraCa(config),
+  hostname: config.hostname,
+  signerThreads: 0,
+});
+delivery.worker.start();
+
+port.on("message", (msg: HostMessage) => {
+  if (msg.type === "wake") delivery.worker.notify();
+  else if (msg.type === "stop")
+    void (async () => {
+      await delivery.close();
+      await db.close();
+      port.postMessage({ type: "stopped" } satisfies ThreadMessage);
+      port.close();
+    })();
+});
+port.postMessage({ type: "started", workerId: delivery.worker.id } satisfies ThreadMessage);

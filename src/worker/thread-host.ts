@@ -1,0 +1,87 @@
+import { Worker as Thread } from "node:worker_threads";
+import type { Logger } from "../logging/logger.ts";
+
+/**
+ * Runs the delivery worker on a thread of its own (SEALPOST_WORKER_THREAD), so a node
+ * with the api or smtp role beside the worker role uses the second core and accepting
+ * mail never waits behind MIME rendering, signing and TLS on the same event loop.
+ * The thread shares nothing with the host: it validates the same settings (the node's
+ * environment; a Config holds URL objects, which do not cross threads) and opens its own
+ * store connection and keyring. See docs/adr/0005-worker-thread.md.
+ */
+export type HostMessage = { type: "wake" } | { type: "stop" };
+export type ThreadMessage = { type: "started"; workerId: string } | { type: "stopped" };
+
+export interface WorkerThread {
+  /** Resolves once the thread's worker is claiming. */
+  readonly started: Promise<void>;
+  /** After a local commit: start on the new work now rather than at the next poll. */
+  notify(): void;
+  /** Stops claiming, lets in-flight deliveries finish and record, ends the thread. */
+  stop(): Promise<void>;
+}
+
+export function startWorkerThread(
+  env: Readonly<Record<string, string | undefined>>,
+  logger: Logger,
+  /** The thread died on its own: the node can no longer deliver. */
+  onFatal: (err: unknown) => void,
+): WorkerThread {
+  const thread = new Thread(new URL("./thread-entry.ts", import.meta.url), {
+    workerData: { env: { ...env } },
+  });
+  let stopping = false;
+  let failed = false;
+  let wakePending = false;
+  const fail = (err: unknown): void => {
+    if (stopping || failed) return;
+    failed = true;
+    onFatal(err);
+  };
+  let resolveStarted: () => void = () => {};
+  let rejectStarted: (err: unknown) => void = () => {};
+  const started = new Promise<void>((resolve, reject) => {
+    resolveStarted = resolve;
+    rejectStarted = reject;
+  });
+  started.catch(() => {});
+  let resolveStopped: () => void = () => {};
+  const stopped = new Promise<void>((resolve) => {
+    resolveStopped = resolve;
+  });
+  thread.on("message", (msg: ThreadMessage) => {
+    if (msg.type === "started") resolveStarted();
+    else if (msg.type === "stopped") resolveStopped();
+  });
+  thread.on("error", (err) => {
+    logger.error({ err }, "delivery worker thread failed");
+    rejectStarted(err);
+    resolveStopped();
+    fail(err);
+  });
+  thread.on("exit", (code) => {
+    rejectStarted(new Error("worker thread exited"));
+    resolveStopped();
+    if (!stopping && !failed) logger.error({ code: String(code) }, "delivery worker thread exited");
+    fail(new Error("worker thread exited"));
+  });
+  return {
+    started,
+    notify() {
+      // Coalesce: one wake per turn of the event loop is enough for any number of commits.
+      if (wakePending || stopping) return;
+      wakePending = true;
+      queueMicrotask(() => {
+        wakePending = false;
+        thread.postMessage({ type: "wake" } satisfies HostMessage);
+      });
+    },
+    async stop() {
+      if (stopping) return stopped;
+      stopping = true;
+      thread.postMessage({ type: "stop" } satisfies HostMessage);
+      await stopped;
+      await thread.terminate();
+    },
+  };
+}
