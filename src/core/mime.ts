@@ -17,7 +17,8 @@ export function messageIdHeader(messageId: string, fromAddress: string): string 
   return `<${messageId}@${domain}>`;
 }
 
-export async function renderMime(input: RenderInput): Promise<Buffer> {
+/** The message as the composer streams it out, unjoined (see body.ts). */
+export async function renderMime(input: RenderInput): Promise<Buffer[]> {
   const c = input.content;
   const composer = new MailComposer({
     from: c.from.name === null ? c.from.address : { name: c.from.name, address: c.from.address },
@@ -39,5 +40,8 @@ export async function renderMime(input: RenderInput): Promise<Buffer> {
     disableFileAccess: true,
     disableUrlAccess: true,
   });
-  return composer.compile().build();
+  const parts: Buffer[] = [];
+  for await (const chunk of composer.compile().createReadStream())
+    parts.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
+  return parts;
 }

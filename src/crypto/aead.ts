@@ -1,4 +1,11 @@
-import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject } from "node:crypto";
+import {
+  type Cipheriv,
+  createCipheriv,
+  createDecipheriv,
+  createSecretKey,
+  type Decipheriv,
+  type KeyObject,
+} from "node:crypto";
 import type { RandomSource } from "../core/ids.ts";
 import { CryptoError } from "./crypto-error.ts";
 import { pooledRandomBytes } from "./random.ts";
@@ -33,6 +40,22 @@ function checkKey(key: Buffer): KeyObject {
   return ko;
 }
 
+/**
+ * Runs `input` through the cipher into `out` at `offset`, a slice at a time, so a 25 MB
+ * attachment costs one output buffer rather than an output plus a copy of it (GCM is a
+ * stream mode: every update returns as many bytes as it was given).
+ */
+const SLICE_BYTES = 1 << 20;
+function cryptInto(c: Cipheriv | Decipheriv, input: Buffer, out: Buffer, offset: number): number {
+  let at = offset;
+  for (let i = 0; i < input.length; i += SLICE_BYTES) {
+    const part = c.update(input.subarray(i, i + SLICE_BYTES));
+    at += part.copy(out, at);
+  }
+  at += c.final().copy(out, at);
+  return at;
+}
+
 export function seal(
   key: Buffer,
   plaintext: Buffer,
@@ -44,9 +67,12 @@ export function seal(
   if (iv.length !== IV_BYTES) throw new CryptoError(`random source returned ${iv.length} bytes for the IV`);
   const cipher = createCipheriv("aes-256-gcm", ko, iv, { authTagLength: TAG_BYTES });
   cipher.setAAD(Buffer.from(aad, "utf8"));
-  const head = cipher.update(plaintext);
-  const tail = cipher.final();
-  return Buffer.concat([Buffer.of(AEAD_VERSION), iv, head, tail, cipher.getAuthTag()]);
+  const out = Buffer.allocUnsafe(HEADER_BYTES + plaintext.length + TAG_BYTES);
+  out[0] = AEAD_VERSION;
+  iv.copy(out, 1);
+  const end = cryptInto(cipher, plaintext, out, HEADER_BYTES);
+  cipher.getAuthTag().copy(out, end);
+  return out;
 }
 
 export function open(key: Buffer, sealed: Buffer, aad: string): Buffer {
@@ -60,8 +86,14 @@ export function open(key: Buffer, sealed: Buffer, aad: string): Buffer {
     const decipher = createDecipheriv("aes-256-gcm", ko, iv, { authTagLength: TAG_BYTES });
     decipher.setAAD(Buffer.from(aad, "utf8"));
     decipher.setAuthTag(tag);
-    const head = decipher.update(ciphertext);
-    return Buffer.concat([head, decipher.final()]);
+    const out = Buffer.allocUnsafe(ciphertext.length);
+    try {
+      cryptInto(decipher, ciphertext, out, 0);
+    } catch (err) {
+      out.fill(0); // unauthenticated plaintext never outlives the failure
+      throw err;
+    }
+    return out;
   } catch (err) {
     // OpenSSL's message ("unable to authenticate data") carries no secrets; keep it as cause.
     throw new CryptoError("sealed data failed authentication (wrong key, wrong context or tampered)", {

@@ -22,6 +22,7 @@
  * with a 2xx, and so never after message data was sent.
  */
 import { createHash } from "node:crypto";
+import { bodyLength, type MessageBody } from "../core/body.ts";
 import type { Logger } from "../logging/logger.ts";
 import { type AttemptOutcome, type FailedOutcome, hardFail, softFail } from "./outcome.ts";
 import { RateLimiter } from "./pacing.ts";
@@ -147,11 +148,11 @@ export class SessionPool {
   async send(
     target: DeliveryTarget,
     envelope: DeliveryEnvelope,
-    raw: Buffer,
+    raw: MessageBody,
     opts: DeliverOptions,
   ): Promise<AttemptOutcome> {
     const evidence = emptyEvidence(target.host, target.ip ?? null, target.port);
-    if (!validEnvelope(envelope) || raw.length === 0) return hardFail("protocol_error", evidence);
+    if (!validEnvelope(envelope) || bodyLength(raw) === 0) return hardFail("protocol_error", evidence);
     if (this.#closed) return softFail("connection_failed", evidence);
     const dest = this.#destination(target, opts);
     let lease = await this.#acquire(dest, target, opts);

@@ -9,6 +9,7 @@
  */
 import type { Resolver } from "node:dns/promises";
 import { isIP } from "node:net";
+import type { MessageBody } from "../core/body.ts";
 import { SealpostError } from "../core/errors.ts";
 import type { Logger } from "../logging/logger.ts";
 import { type AddressResult, resolveAddresses, resolveMx } from "./dns.ts";
@@ -148,7 +149,7 @@ export interface DomainDelivery {
 export async function deliverToDomain(
   domain: string,
   envelope: DeliveryEnvelope,
-  raw: Buffer,
+  raw: MessageBody,
   opts: DomainDeliveryOptions,
 ): Promise<DomainDelivery> {
   const direct = fixedHop(domain, opts) === null;

@@ -16,10 +16,12 @@
  * DATA when the server offers PIPELINING). A session that did not pass the gate is never
  * returned, so no envelope or message byte can go out over it.
  */
+import { isAscii } from "node:buffer";
 import { isIP } from "node:net";
 import { Readable } from "node:stream";
 import { type ConnectionOptions, TLSSocket } from "node:tls";
 import SMTPConnection from "nodemailer/lib/smtp-connection";
+import { bodyLength, bodyParts, type MessageBody } from "../core/body.ts";
 import { classifySmtpError, type SessionState } from "./classify.ts";
 import { type AttemptOutcome, type FailedOutcome, hardFail, softFail, type TlsEvidence } from "./outcome.ts";
 import { parseReply } from "./reply.ts";
@@ -72,21 +74,22 @@ export function validEnvelope(envelope: DeliveryEnvelope): boolean {
 }
 
 /**
- * The message as a stream of 64 KB views of the one shared buffer: nodemailer dot-stuffs
+ * The message as a stream of 64 KB views of the shared parts: nodemailer dot-stuffs
  * and writes it with backpressure, so sending a large message to many recipients at once
  * does not make a full copy per recipient (a plain Buffer is transformed in one piece).
  */
-function chunked(raw: Buffer): Readable {
+function chunked(raw: MessageBody): Readable {
   return Readable.from(
     (function* () {
-      for (let i = 0; i < raw.length; i += 65_536) yield raw.subarray(i, i + 65_536);
+      for (const part of bodyParts(raw))
+        for (let i = 0; i < part.length; i += 65_536) yield part.subarray(i, i + 65_536);
     })(),
     { objectMode: false },
   );
 }
 
-function hasEightBit(raw: Buffer): boolean {
-  return raw.some((b) => b > 0x7f);
+function hasEightBit(raw: MessageBody): boolean {
+  return bodyParts(raw).some((part) => !isAscii(part));
 }
 
 /** A client for one connection to `target`, STARTTLS required, TLS 1.2+ on the handshake. */
@@ -156,11 +159,11 @@ function sentOutcome(
 export function deliverOnce(
   target: DeliveryTarget,
   envelope: DeliveryEnvelope,
-  raw: Buffer,
+  raw: MessageBody,
   opts: DeliverOptions,
 ): Promise<AttemptOutcome> {
   const evidence: TlsEvidence = emptyEvidence(target.host, target.ip ?? null, target.port);
-  if (!validEnvelope(envelope) || raw.length === 0) {
+  if (!validEnvelope(envelope) || bodyLength(raw) === 0) {
     return Promise.resolve(hardFail("protocol_error", evidence));
   }
   const conn = connectionFor(target, opts);
@@ -183,7 +186,7 @@ export function deliverOnce(
     const fail = (err: unknown): void => finish(classifySmtpError(err, snapshot(), evidence));
     const deadline = setTimeout(
       () => finish(softFail("timeout", evidence)),
-      attemptDeadlineMs(opts.timeoutMs, raw.length),
+      attemptDeadlineMs(opts.timeoutMs, bodyLength(raw)),
     );
 
     conn.on("error", fail);
@@ -200,7 +203,7 @@ export function deliverOnce(
       if (refused !== null) return finish(refused);
       envelopeStarted = true;
       conn.send(
-        { from: envelope.from, to: [envelope.to], size: raw.length, use8BitMime: hasEightBit(raw) },
+        { from: envelope.from, to: [envelope.to], size: bodyLength(raw), use8BitMime: hasEightBit(raw) },
         chunked(raw),
         (sendErr, info) => (sendErr ? fail(sendErr) : finish(sentOutcome(info, envelope, evidence))),
       );
@@ -329,7 +332,7 @@ function field(err: unknown, name: string): unknown {
 export function transact(
   session: SmtpSession,
   envelope: DeliveryEnvelope,
-  raw: Buffer,
+  raw: MessageBody,
   opts: DeliverOptions,
 ): Promise<Transaction> {
   const evidence: TlsEvidence = { ...session.evidence };
@@ -355,11 +358,11 @@ export function transact(
         conn.close();
         finish({ outcome: softFail("timeout", evidence), next: "discard", stale: false });
       },
-      attemptDeadlineMs(opts.timeoutMs, raw.length),
+      attemptDeadlineMs(opts.timeoutMs, bodyLength(raw)),
     );
 
     conn.send(
-      { from: envelope.from, to: [envelope.to], size: raw.length, use8BitMime: hasEightBit(raw) },
+      { from: envelope.from, to: [envelope.to], size: bodyLength(raw), use8BitMime: hasEightBit(raw) },
       chunked(raw),
       (err, info) => {
         if (!err) {

@@ -1,5 +1,7 @@
 import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { Readable } from "node:stream";
 import { dkimSign } from "mailauth/lib/dkim/sign.js";
+import { bodyParts, type MessageBody } from "../core/body.ts";
 
 /**
  * DKIM keys and signing. Every sending domain gets two keys: RSA-2048 (what every
@@ -70,14 +72,15 @@ const SIGNED_HEADERS = [
 ];
 
 /** Prepends one DKIM-Signature per key (RSA first, then Ed25519). */
-export async function signMessage(
-  raw: Buffer,
+/** The DKIM-Signature header lines for `raw` (empty without keys), each ending in CRLF. */
+export async function dkimSignatures(
+  raw: MessageBody,
   domain: string,
   keys: readonly SigningKey[],
   now: number,
-): Promise<Buffer> {
-  if (keys.length === 0) return raw;
-  const result = await dkimSign(raw, {
+): Promise<string> {
+  if (keys.length === 0) return "";
+  const result = await dkimSign(Buffer.isBuffer(raw) ? raw : Readable.from(raw), {
     signingDomain: domain,
     selector: keys[0]?.selector ?? "",
     privateKey: keys[0]?.privateKeyPem ?? "",
@@ -94,5 +97,20 @@ export async function signMessage(
   });
   if (result.errors !== null && result.errors !== undefined && result.errors.length > 0)
     throw new Error("dkim signing failed");
-  return Buffer.concat([Buffer.from(result.signatures), raw]);
+  return result.signatures;
+}
+
+/** `raw` with its DKIM-Signature headers in front, as parts (nothing is copied). */
+export async function signMessage(
+  raw: MessageBody,
+  domain: string,
+  keys: readonly SigningKey[],
+  now: number,
+): Promise<Buffer[]> {
+  return withSignatures(await dkimSignatures(raw, domain, keys, now), raw);
+}
+
+export function withSignatures(signatures: string, raw: MessageBody): Buffer[] {
+  const parts = [...bodyParts(raw)];
+  return signatures === "" ? parts : [Buffer.from(signatures, "utf8"), ...parts];
 }

@@ -1,18 +1,22 @@
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
-import { type SigningKey, signMessage } from "./dkim.ts";
+import { bodyParts, type MessageBody } from "../core/body.ts";
+import { type SigningKey, signMessage, withSignatures } from "./dkim.ts";
 
 /**
  * DKIM signing on worker threads, so RSA signatures use the other cores instead of the
- * event loop. Size 0 signs on the main thread (tests, one-core machines).
+ * event loop. Size 0 signs on the calling thread (tests, one-core machines, and the
+ * delivery worker's own thread). The message goes to the thread (a copy) and only the
+ * signature headers come back; the signed message is those headers in front of the
+ * original parts.
  */
 export interface Signer {
-  sign(raw: Buffer, domain: string, keys: readonly SigningKey[], now: number): Promise<Buffer>;
+  sign(raw: MessageBody, domain: string, keys: readonly SigningKey[], now: number): Promise<Buffer[]>;
   close(): Promise<void>;
 }
 
 interface Pending {
-  resolve: (b: Buffer) => void;
+  resolve: (signatures: string) => void;
   reject: (e: Error) => void;
 }
 
@@ -30,11 +34,10 @@ export function createSigner(threads: number = defaultSignerThreads()): Signer {
   const spawn = (): Worker => {
     const w = new Worker(new URL("./sign-worker.ts", import.meta.url));
     w.unref();
-    w.on("message", (msg: { id: number; out?: Uint8Array; error?: string }) => {
+    w.on("message", (msg: { id: number; signatures?: string; error?: string }) => {
       const p = pending.get(msg.id);
       pending.delete(msg.id);
-      if (msg.out !== undefined)
-        p?.resolve(Buffer.from(msg.out.buffer, msg.out.byteOffset, msg.out.byteLength));
+      if (msg.signatures !== undefined) p?.resolve(msg.signatures);
       else p?.reject(new Error("dkim signing failed"));
     });
     w.on("error", () => {
@@ -51,17 +54,19 @@ export function createSigner(threads: number = defaultSignerThreads()): Signer {
   for (let i = 0; i < threads; i++) workers.push(spawn());
   return {
     sign(raw, domain, keys, now) {
-      if (keys.length === 0) return Promise.resolve(raw);
+      if (keys.length === 0) return Promise.resolve([...bodyParts(raw)]);
       const id = nextId++;
       const worker = workers[turn++ % workers.length];
       if (worker === undefined) return signMessage(raw, domain, keys, now);
-      return new Promise<Buffer>((resolve, reject) => {
+      return new Promise<string>((resolve, reject) => {
         pending.set(id, { resolve, reject });
         worker.ref();
-        worker.postMessage({ id, raw, domain, keys, now });
-      }).finally(() => {
-        if (pending.size === 0) for (const w of workers) w.unref();
-      });
+        worker.postMessage({ id, parts: bodyParts(raw), domain, keys, now });
+      })
+        .then((signatures) => withSignatures(signatures, raw))
+        .finally(() => {
+          if (pending.size === 0) for (const w of workers) w.unref();
+        });
     },
     async close() {
       await Promise.all(workers.map((w) => w.terminate()));

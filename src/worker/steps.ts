@@ -1,3 +1,4 @@
+import { bodyBuffer, type MessageBody } from "../core/body.ts";
 import { newId } from "../core/ids.ts";
 import { seal } from "../crypto/aead.ts";
 import { addressDomain } from "../crypto/blind-index.ts";
@@ -15,7 +16,7 @@ export interface DeliveryRequest {
   domain: string;
   from: string;
   to: string;
-  raw: Buffer;
+  raw: MessageBody;
 }
 
 export interface Deliverer {
@@ -124,7 +125,7 @@ export function recordSandbox(input: RecordInput, message: PreparedMessage): Com
       org_id: d.org_id,
       message_id: d.message_id,
       created_at: input.now,
-      raw: seal(message.dek, message.raw ?? Buffer.alloc(0), sandboxAad(d.id)),
+      raw: seal(message.dek, bodyBuffer(message.raw ?? Buffer.alloc(0)), sandboxAad(d.id)),
     },
   };
 }
