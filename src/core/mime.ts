@@ -1,3 +1,4 @@
+import { Readable } from "node:stream";
 import MailComposer from "nodemailer/lib/mail-composer";
 import type { StoredContent } from "./message.ts";
 
@@ -9,7 +10,8 @@ export interface RenderInput {
   messageId: string;
   createdAt: number;
   content: StoredContent;
-  attachments: Buffer[];
+  /** Each attachment as the parts it is stored in (ADR 0006). */
+  attachments: readonly (readonly Buffer[])[];
 }
 
 export function messageIdHeader(messageId: string, fromAddress: string): string {
@@ -34,7 +36,7 @@ export async function renderMime(input: RenderInput): Promise<Buffer[]> {
     attachments: c.attachments.map((a, i) => ({
       filename: a.filename,
       contentType: a.contentType,
-      content: input.attachments[i] ?? Buffer.alloc(0),
+      content: Readable.from(input.attachments[i] ?? [], { objectMode: false }),
       ...(a.contentId === null ? {} : { cid: a.contentId }),
     })),
     disableFileAccess: true,

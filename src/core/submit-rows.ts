@@ -3,6 +3,7 @@ import { normalizeAddress } from "../crypto/blind-index.ts";
 import type { SubmissionRows } from "../store/messages.ts";
 import type { DeliveriesTable, EventsTable, MessagesTable } from "../store/schema.ts";
 import { suppressedAmong } from "../store/suppressions.ts";
+import { sealAttachmentParts } from "./attachment-parts.ts";
 import { newId } from "./ids.ts";
 import type { StoredContent, ValidatedMessage } from "./message.ts";
 import type { Principal } from "./principal.ts";
@@ -18,9 +19,6 @@ export function recipientAad(deliveryId: string): string {
 }
 export function contentAad(messageId: string): string {
   return `content:${messageId}`;
-}
-export function attachmentAad(messageId: string, idx: number): string {
-  return `att:${messageId}:${idx}`;
 }
 
 function display(r: { name: string | null; address: string }): string {
@@ -125,11 +123,7 @@ export async function buildRows(
       request_hash: idem?.request ?? null,
       send_at: sendAt,
     },
-    attachments: msg.attachments.map((a, idx) => ({
-      message_id: messageId,
-      idx,
-      content: seal(dek.key, a.content, attachmentAad(messageId, idx)),
-    })),
+    attachments: msg.attachments.flatMap((a, idx) => sealAttachmentParts(dek.key, messageId, idx, a.content)),
     deliveries,
     events,
   };

@@ -19,7 +19,7 @@ import type { Principal } from "./principal.ts";
 import { acceptedResult, buildRows, contentAad } from "./submit-rows.ts";
 import { validateMessage } from "./validate.ts";
 
-export { attachmentAad, contentAad, recipientAad } from "./submit-rows.ts";
+export { contentAad, recipientAad } from "./submit-rows.ts";
 
 /**
  * The one submit path. Every entry point (REST, SMTP submission, the Paubox-compatible

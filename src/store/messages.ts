@@ -1,7 +1,7 @@
 import type { Db } from "./db.ts";
 import { chunks } from "./group-commit.ts";
 import type {
-  AttachmentsTable,
+  AttachmentPartsTable,
   BatchesTable,
   DeliveriesTable,
   DeliveryStatus,
@@ -12,7 +12,7 @@ import type {
 /** One accepted message with everything written for it in the same transaction. */
 export interface SubmissionRows {
   message: MessagesTable;
-  attachments: AttachmentsTable[];
+  attachments: AttachmentPartsTable[];
   deliveries: DeliveriesTable[];
   events: EventsTable[];
   /** The idempotency record of a keyed batch, carried by the batch's first accepted message. */
@@ -29,11 +29,13 @@ export async function insertSubmissions(db: Db, items: readonly SubmissionRows[]
       ROWS_PER_INSERT,
     ))
       await trx.insertInto("messages").values(part).execute();
+    // A few parts per statement: parameters are copied when bound (and sent as hex text to
+    // PostgreSQL), so a statement of many 1 MiB parts would hold them all at once.
     for (const part of chunks(
       items.flatMap((i) => i.attachments),
-      ROWS_PER_INSERT,
+      4,
     ))
-      await trx.insertInto("attachments").values(part).execute();
+      await trx.insertInto("attachment_parts").values(part).execute();
     for (const part of chunks(
       items.flatMap((i) => i.deliveries),
       ROWS_PER_INSERT,
@@ -93,12 +95,18 @@ export async function findMessagesByIds(db: Db, ids: readonly string[]): Promise
     .execute();
 }
 
-export async function attachmentsOf(db: Db, messageId: string): Promise<AttachmentsTable[]> {
+/** One attachment's sealed parts in order. */
+export async function attachmentPartsOf(
+  db: Db,
+  messageId: string,
+  idx: number,
+): Promise<AttachmentPartsTable[]> {
   return db.kysely
-    .selectFrom("attachments")
+    .selectFrom("attachment_parts")
     .selectAll()
     .where("message_id", "=", messageId)
-    .orderBy("idx")
+    .where("idx", "=", idx)
+    .orderBy("seq")
     .execute();
 }
 

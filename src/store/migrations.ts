@@ -242,21 +242,46 @@ const batchAndSchedule: Migration = {
   },
 };
 
+/**
+ * Attachments in sealed parts of 1 MiB (ADR 0006). Existing single-blob rows become
+ * part 0 as they are: part 0's AAD is the one they were sealed with.
+ */
+function attachmentParts(dialect: Dialect): Migration {
+  return {
+    async up(db: AnyDb) {
+      await db.schema
+        .createTable("attachment_parts")
+        .addColumn("message_id", "text", (c) => c.notNull().references("messages.id"))
+        .addColumn("idx", "integer", (c) => c.notNull())
+        .addColumn("seq", "integer", (c) => c.notNull())
+        .addColumn("content", blob(dialect), (c) => c.notNull())
+        .addPrimaryKeyConstraint("attachment_parts_pk", ["message_id", "idx", "seq"])
+        .execute();
+      await sql`insert into attachment_parts (message_id, idx, seq, content)
+        select message_id, idx, 0, content from attachments`.execute(db);
+      await db.schema.dropTable("attachments").execute();
+    },
+  };
+}
+
 function migrations(dialect: Dialect): Record<string, Migration> {
   return {
     "0001_initial": initial(dialect),
     "0002_delivery_engine": deliveryEngine(dialect),
     "0003_lease_index": leaseIndex,
     "0004_batch_and_schedule": batchAndSchedule,
+    "0005_attachment_parts": attachmentParts(dialect),
   };
 }
 
-export async function migrate(db: Db): Promise<{ applied: string[] }> {
+/** Applies pending migrations: all of them, or (tests of a migration) up to `to`. */
+export async function migrate(db: Db, opts: { to?: string } = {}): Promise<{ applied: string[] }> {
   const migrator = new Migrator({
     db: db.kysely,
     provider: { getMigrations: async () => migrations(db.dialect) },
   });
-  const { error, results } = await migrator.migrateToLatest();
+  const { error, results } =
+    opts.to === undefined ? await migrator.migrateToLatest() : await migrator.migrateTo(opts.to);
   if (error !== undefined) throw new Error("database migration failed", { cause: error });
   return { applied: (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName) };
 }

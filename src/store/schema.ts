@@ -70,9 +70,11 @@ export interface BatchesTable {
   results: string;
 }
 
-export interface AttachmentsTable {
+/** One sealed part (≤ 1 MiB of plaintext) of an attachment; see ADR 0006. */
+export interface AttachmentPartsTable {
   message_id: string;
   idx: number;
+  seq: number;
   content: Uint8Array;
 }
 
@@ -187,7 +189,7 @@ export interface Database {
   api_keys: ApiKeysTable;
   messages: MessagesTable;
   batches: BatchesTable;
-  attachments: AttachmentsTable;
+  attachment_parts: AttachmentPartsTable;
   deliveries: DeliveriesTable;
   events: EventsTable;
   sandbox_messages: SandboxTable;

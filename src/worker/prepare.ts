@@ -1,14 +1,15 @@
+import { openAttachmentParts } from "../core/attachment-parts.ts";
 import { bodyLength, type MessageBody } from "../core/body.ts";
 import type { Keyring } from "../core/keyring.ts";
 import type { StoredContent } from "../core/message.ts";
 import { renderMime } from "../core/mime.ts";
-import { attachmentAad, openContent, recipientAad } from "../core/submit.ts";
+import { openContent, recipientAad } from "../core/submit.ts";
 import { open } from "../crypto/aead.ts";
 import { signMessage } from "../domains/dkim.ts";
 import type { Signer } from "../domains/sign-pool.ts";
 import type { SigningKeyCache } from "../domains/signing-cache.ts";
 import { type Db, toBuffer } from "../store/db.ts";
-import { attachmentsOf, findMessagesByIds } from "../store/messages.ts";
+import { attachmentPartsOf, findMessagesByIds } from "../store/messages.ts";
 import type { DeliveriesTable, MessagesTable } from "../store/schema.ts";
 
 /**
@@ -122,8 +123,12 @@ export class MessageCache {
       return { ...base, dek: Buffer.alloc(0), content: null, raw: null };
     const dek = await this.#keyring.openMessageKey(row.org_id, row.id, row.data_key, row.data_key_id);
     const content = openContent(dek, row.id, row.content);
-    const atts = row.attachment_count === 0 ? [] : await attachmentsOf(this.#db, row.id);
-    const attachments = atts.map((a) => open(dek, toBuffer(a.content), attachmentAad(row.id, a.idx)));
+    // One attachment at a time, each as its opened parts (ADR 0006).
+    const attachments: Buffer[][] = [];
+    for (const [idx, a] of content.attachments.entries())
+      attachments.push(
+        openAttachmentParts(dek, row.id, idx, a.size, await attachmentPartsOf(this.#db, row.id, idx)),
+      );
     // A scheduled message is dated when it goes out (its send_at), so inboxes sort it right.
     const date = row.send_at ?? row.created_at;
     const mime = await renderMime({ messageId: row.id, createdAt: date, content, attachments });
