@@ -34,27 +34,47 @@ export function sealAttachmentParts(
   return parts;
 }
 
+export interface PartRow {
+  seq: number;
+  content: Uint8Array;
+}
+
 /**
- * Opens one attachment's parts (in `seq` order) and checks it is whole: parts numbered
- * 0…n−1 and plaintext adding up to `size` (from the sealed content). A missing,
- * reordered or truncated part is an error, never a shorter attachment.
+ * Opens one attachment part by part, as they are read (in `seq` order), and checks the
+ * whole at the end: parts numbered 0…n−1 and plaintext adding up to `size` (from the
+ * sealed content). A missing, reordered or truncated part is an error, never a shorter
+ * attachment. Only one part is held at a time.
  */
-export function openAttachmentParts(
+export async function* openAttachmentStream(
   key: Buffer,
   messageId: string,
   idx: number,
   size: number,
-  rows: readonly { seq: number; content: Uint8Array }[],
-): Buffer[] {
-  const out: Buffer[] = [];
+  rows: AsyncIterable<PartRow> | Iterable<PartRow>,
+): AsyncGenerator<Buffer> {
+  let seq = 0;
   let total = 0;
-  for (const [i, row] of rows.entries()) {
-    if (row.seq !== i) throw new CryptoError("attachment part missing");
+  for await (const row of rows) {
+    if (row.seq !== seq) throw new CryptoError("attachment part missing");
     const sealed = Buffer.from(row.content.buffer, row.content.byteOffset, row.content.byteLength);
-    const plain = open(key, sealed, attachmentPartAad(messageId, idx, i));
+    const plain = open(key, sealed, attachmentPartAad(messageId, idx, seq));
     total += plain.length;
-    out.push(plain);
+    seq++;
+    if (total > size) throw new CryptoError("attachment parts incomplete");
+    yield plain;
   }
-  if (rows.length === 0 || total !== size) throw new CryptoError("attachment parts incomplete");
+  if (seq === 0 || total !== size) throw new CryptoError("attachment parts incomplete");
+}
+
+/** All of an attachment's parts at once (tests, small attachments). */
+export async function openAttachmentParts(
+  key: Buffer,
+  messageId: string,
+  idx: number,
+  size: number,
+  rows: readonly PartRow[],
+): Promise<Buffer[]> {
+  const out: Buffer[] = [];
+  for await (const part of openAttachmentStream(key, messageId, idx, size, rows)) out.push(part);
   return out;
 }

@@ -1,4 +1,4 @@
-import { Readable } from "node:stream";
+import type { Readable } from "node:stream";
 import MailComposer from "nodemailer/lib/mail-composer";
 import type { StoredContent } from "./message.ts";
 
@@ -10,8 +10,8 @@ export interface RenderInput {
   messageId: string;
   createdAt: number;
   content: StoredContent;
-  /** Each attachment as the parts it is stored in (ADR 0006). */
-  attachments: readonly (readonly Buffer[])[];
+  /** Each attachment as a stream of its bytes (read part by part from the store, ADR 0006). */
+  attachments: readonly Readable[];
 }
 
 export function messageIdHeader(messageId: string, fromAddress: string): string {
@@ -36,7 +36,7 @@ export async function renderMime(input: RenderInput): Promise<Buffer[]> {
     attachments: c.attachments.map((a, i) => ({
       filename: a.filename,
       contentType: a.contentType,
-      content: Readable.from(input.attachments[i] ?? [], { objectMode: false }),
+      content: input.attachments[i] ?? Buffer.alloc(0),
       ...(a.contentId === null ? {} : { cid: a.contentId }),
     })),
     disableFileAccess: true,

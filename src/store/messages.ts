@@ -95,19 +95,23 @@ export async function findMessagesByIds(db: Db, ids: readonly string[]): Promise
     .execute();
 }
 
-/** One attachment's sealed parts in order. */
-export async function attachmentPartsOf(
+/** One attachment's sealed parts in order, read one at a time (ADR 0006). */
+export async function* attachmentPartsOf(
   db: Db,
   messageId: string,
   idx: number,
-): Promise<AttachmentPartsTable[]> {
-  return db.kysely
-    .selectFrom("attachment_parts")
-    .selectAll()
-    .where("message_id", "=", messageId)
-    .where("idx", "=", idx)
-    .orderBy("seq")
-    .execute();
+): AsyncGenerator<AttachmentPartsTable> {
+  for (let seq = 0; ; seq++) {
+    const row = await db.kysely
+      .selectFrom("attachment_parts")
+      .selectAll()
+      .where("message_id", "=", messageId)
+      .where("idx", "=", idx)
+      .where("seq", "=", seq)
+      .executeTakeFirst();
+    if (row === undefined) return;
+    yield row;
+  }
 }
 
 export async function deliveriesOf(

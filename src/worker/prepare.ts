@@ -1,4 +1,5 @@
-import { openAttachmentParts } from "../core/attachment-parts.ts";
+import { Readable } from "node:stream";
+import { openAttachmentStream } from "../core/attachment-parts.ts";
 import { bodyLength, type MessageBody } from "../core/body.ts";
 import type { Keyring } from "../core/keyring.ts";
 import type { StoredContent } from "../core/message.ts";
@@ -123,12 +124,16 @@ export class MessageCache {
       return { ...base, dek: Buffer.alloc(0), content: null, raw: null };
     const dek = await this.#keyring.openMessageKey(row.org_id, row.id, row.data_key, row.data_key_id);
     const content = openContent(dek, row.id, row.content);
-    // One attachment at a time, each as its opened parts (ADR 0006).
-    const attachments: Buffer[][] = [];
-    for (const [idx, a] of content.attachments.entries())
-      attachments.push(
-        openAttachmentParts(dek, row.id, idx, a.size, await attachmentPartsOf(this.#db, row.id, idx)),
-      );
+    // Each attachment streams into the composer part by part, read and opened as it is
+    // encoded (ADR 0006): a 25 MB attachment is never whole in memory, sealed or open.
+    const attachments = content.attachments.map((a, idx) =>
+      Readable.from(
+        openAttachmentStream(dek, row.id, idx, a.size, attachmentPartsOf(this.#db, row.id, idx)),
+        {
+          objectMode: false,
+        },
+      ),
+    );
     // A scheduled message is dated when it goes out (its send_at), so inboxes sort it right.
     const date = row.send_at ?? row.created_at;
     const mime = await renderMime({ messageId: row.id, createdAt: date, content, attachments });

@@ -43,6 +43,6 @@ test("migration 0005 turns single-blob attachments into part 0, still readable",
   const rows = await db.kysely.selectFrom("attachment_parts").selectAll().execute();
   assert.equal(rows.length, 1);
   assert.equal(rows[0]?.seq, 0);
-  const opened = openAttachmentParts(key, "msg_legacy", 0, content.length, rows);
+  const opened = await openAttachmentParts(key, "msg_legacy", 0, content.length, rows);
   assert.ok(Buffer.concat(opened).equals(content));
 });
