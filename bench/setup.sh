@@ -7,6 +7,9 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
+# Measure what `npm install` ships: the compiled dist/ (rebuilt when src/ changed).
+node "$here/../scripts/build.ts"
+
 if [[ -x /usr/sbin/postfix && -x /usr/sbin/smtp-source ]]; then
   exit 0
 fi

@@ -2,6 +2,8 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { cpus, release, tmpdir, totalmem } from "node:os";
+import { fileURLToPath } from "node:url";
+import { compiledIsCurrent } from "../../bin/source-stamp.js";
 import { postfixVersion } from "./postfix-relay.ts";
 
 export interface Machine {
@@ -16,6 +18,8 @@ export interface Machine {
   postgres: string | null;
   /** File system of the temp dir (SQLite files and the Postfix queue live there). */
   tempFs: string;
+  /** What bin/sealpost.js ran: the compiled dist/ (as installed) or the sources. */
+  sealpostCode: string;
 }
 
 function osName(): string {
@@ -46,5 +50,10 @@ export function describeMachine(postgres: string | null): Machine {
     postfix: postfixVersion(),
     postgres,
     tempFs: fsOf(tmpdir()),
+    sealpostCode:
+      process.env.SEALPOST_FROM_SOURCE !== "1" &&
+      compiledIsCurrent(fileURLToPath(new URL("../..", import.meta.url)))
+        ? "compiled dist/ (as `npm install` builds it)"
+        : "TypeScript sources (types stripped at load; dist/ missing, stale or SEALPOST_FROM_SOURCE=1)",
   };
 }

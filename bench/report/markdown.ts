@@ -65,6 +65,7 @@ ${table(
     ["memory", `${m.memoryGb} GB`],
     ["OS / kernel", `${m.os} / ${m.kernel}`],
     ["Node.js", `${m.node} (OpenSSL ${m.openssl})`],
+    ["sealpost code", m.sealpostCode ?? "TypeScript sources"],
     ["Postfix", m.postfix ?? "not installed"],
     ["PostgreSQL", m.postgres ?? "not reachable"],
     ["temp file system (SQLite, Postfix queue)", m.tempFs],

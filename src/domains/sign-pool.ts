@@ -32,7 +32,9 @@ export function createSigner(threads: number = defaultSignerThreads()): Signer {
   let nextId = 1;
   let turn = 0;
   const spawn = (): Worker => {
-    const w = new Worker(new URL("./sign-worker.ts", import.meta.url));
+    const w = new Worker(
+      new URL(import.meta.url.endsWith(".ts") ? "./sign-worker.ts" : "./sign-worker.js", import.meta.url),
+    );
     w.unref();
     w.on("message", (msg: { id: number; signatures?: string; error?: string }) => {
       const p = pending.get(msg.id);

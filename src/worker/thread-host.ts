@@ -27,9 +27,12 @@ export function startWorkerThread(
   /** The thread died on its own: the node can no longer deliver. */
   onFatal: (err: unknown) => void,
 ): WorkerThread {
-  const thread = new Thread(new URL("./thread-entry.ts", import.meta.url), {
-    workerData: { env: { ...env } },
-  });
+  const thread = new Thread(
+    new URL(import.meta.url.endsWith(".ts") ? "./thread-entry.ts" : "./thread-entry.js", import.meta.url),
+    {
+      workerData: { env: { ...env } },
+    },
+  );
   let stopping = false;
   let failed = false;
   let wakePending = false;
