@@ -329,6 +329,13 @@ export const SETTINGS = {
     "When one process runs the worker role beside the api or smtp role, deliver on a thread of its own, so accepting mail never waits behind delivering (uses the second core).",
     true,
   ),
+  workerNice: int(
+    "SEALPOST_WORKER_NICE",
+    "Scheduling priority (nice, 0-19) of the delivery worker thread: when the CPU is short, accepting mail goes first and delivery catches up after; 0 treats both alike.",
+    10,
+    0,
+    19,
+  ),
   leaseSeconds: int(
     "SEALPOST_LEASE_SECONDS",
     "How long a worker's claim on a delivery lasts without renewal; after a node dies, its work is taken over this long later.",

@@ -1,3 +1,4 @@
+import { setPriority } from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
 import { loadConfig } from "../config/load.ts";
 import { systemClock } from "../core/clock.ts";
@@ -21,6 +22,13 @@ if (port === null) throw new Error("thread-entry.ts runs only as a worker thread
 const config = loadConfig((workerData as { env: Record<string, string | undefined> }).env);
 
 const logger = createLogger({ level: config.logLevel }).child({ role: "worker" });
+// Delivery is batch work: under CPU contention the OS runs the accepting thread first
+// (setpriority on Linux applies to the calling thread only).
+try {
+  setPriority(config.workerNice);
+} catch (err) {
+  logger.warn({ err }, "could not lower the worker thread's priority");
+}
 const master = loadMasterKey({
   ...(config.masterKey === undefined ? {} : { value: config.masterKey }),
   ...(config.masterKeyFile === undefined ? {} : { file: config.masterKeyFile }),

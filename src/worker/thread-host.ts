@@ -1,3 +1,4 @@
+import { randomFill } from "node:crypto";
 import { Worker as Thread } from "node:worker_threads";
 import type { Logger } from "../logging/logger.ts";
 
@@ -27,6 +28,10 @@ export function startWorkerThread(
   /** The thread died on its own: the node can no longer deliver. */
   onFatal: (err: unknown) => void,
 ): WorkerThread {
+  // libuv's thread pool takes the priority of the thread that first queues work to it.
+  // Queue something here first, so the pool serves the API at normal priority rather
+  // than at the worker thread's lowered one.
+  randomFill(Buffer.alloc(1), () => {});
   const thread = new Thread(
     new URL(import.meta.url.endsWith(".ts") ? "./thread-entry.ts" : "./thread-entry.js", import.meta.url),
     {
