@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { simpleParser } from "mailparser";
+import { BATCH_ROWS, batchesOf } from "../src/cli/send-csv.ts";
 import { contentTypeOf, csvRecipients, parseCsv, splitAddresses } from "../src/cli/send-input.ts";
 import { auth, eventually, startTestApp, tempDir } from "./helpers/app.ts";
 
@@ -28,8 +29,8 @@ function send(args: string[], env: Record<string, string> = {}): Promise<Run> {
   });
 }
 
-async function cliApp(t: import("node:test").TestContext) {
-  const ctx = await startTestApp(t);
+async function cliApp(t: import("node:test").TestContext, env: Record<string, string> = {}) {
+  const ctx = await startTestApp(t, { env });
   const url = await ctx.app.listen();
   const key = await ctx.key(["messages:send", "messages:read", "messages:read_content"], "test");
   const dir = tempDir("sealpost-cli-send-");
@@ -188,6 +189,66 @@ test("send --csv: one message per row with a summary; a failed row makes the exi
   assert.equal(summary.results[1].to, "not-an-address");
 });
 
+function csvOf(n: number): string {
+  return `email\n${Array.from({ length: n }, (_, i) => `p${i}@example.org`).join("\n")}\n`;
+}
+
+test("send --csv goes through POST /v1/messages/batch, 100 rows to a request and one commit each", async (t) => {
+  const { app, url, key, dir } = await cliApp(t);
+  writeFileSync(join(dir, "many.csv"), csvOf(250));
+  const base = ["--url", url, "--key", key, "--from", "clinic@example.com", "--subject", "Reminder"];
+  const args = [...base, "--text", "t", "--csv", join(dir, "many.csv"), "--idempotency-key", "run-1"];
+  const submitAll = t.mock.method(app.submit.committer, "submitAll");
+  const submitOne = t.mock.method(app.submit.committer, "submit");
+  const run = await send([...args, "--json"]);
+  assert.equal(run.status, 0, run.stderr);
+  const summary = JSON.parse(run.stdout);
+  assert.deepEqual([summary.total, summary.sent, summary.failed, summary.skipped], [250, 250, 0, 0]);
+  assert.deepEqual(
+    summary.results.map((r: { row: number }) => r.row),
+    Array.from({ length: 250 }, (_, i) => i + 2),
+  );
+  const sizes = submitAll.mock.calls.map((c) => c.arguments[0].length).sort((a, b) => b - a);
+  assert.deepEqual(sizes, [100, 100, 50]);
+  assert.equal(submitOne.mock.callCount(), 0);
+
+  // The same file with the same key again: every batch is a replay, nothing is stored twice.
+  const again = await send([...args, "--json"]);
+  assert.equal(again.status, 0, again.stderr);
+  assert.deepEqual(
+    JSON.parse(again.stdout).results.map((r: { id: string }) => r.id),
+    summary.results.map((r: { id: string }) => r.id),
+  );
+  assert.equal(submitAll.mock.callCount(), 3);
+
+  // A refused key stops the run: nothing is sent, the reason is said once.
+  const refused = await send(
+    [...args.slice(0, 2), "--key", "sp_test_wrongwrongwrongwrongwrongwrong"].concat(args.slice(4)),
+  );
+  assert.equal(refused.status, 1);
+  assert.match(refused.stderr, /^stopped: the API refused the key: unauthorized: /m);
+  assert.equal(refused.stdout, "Sent 0 of 250 messages; 250 not sent.\n");
+});
+
+test("send --csv: a batch the API finds too large (413) is split until it fits", async (t) => {
+  // The CLI plans batches for its own (default) limit; the server takes 16 KiB bodies.
+  const { app, url, key, dir } = await cliApp(t, { SEALPOST_MAX_MESSAGE_BYTES: "16384" });
+  writeFileSync(join(dir, "split.csv"), csvOf(150));
+  const submitAll = t.mock.method(app.submit.committer, "submitAll");
+  const run = await send(
+    ["--url", url, "--key", key, "--from", "clinic@example.com", "--subject", "Reminder"].concat([
+      "--text",
+      "Your appointment is tomorrow. ".repeat(10),
+      "--csv",
+      join(dir, "split.csv"),
+    ]),
+  );
+  assert.equal(run.status, 0, run.stderr);
+  assert.equal(run.stdout, "Sent 150 of 150 messages.\n");
+  assert.ok(submitAll.mock.callCount() > 2, "sent in smaller batches");
+  for (const c of submitAll.mock.calls) assert.ok(c.arguments[0].length <= 50);
+});
+
 test("send input: address lists, CSV quoting and content types", () => {
   assert.deepEqual(splitAddresses(['a@x.example, "Doe, Jo" <jo@y.example>', "b@z.example,", " "]), [
     "a@x.example",
@@ -201,6 +262,20 @@ test("send input: address lists, CSV quoting and content types", () => {
   ]);
   assert.deepEqual(csvRecipients("Name,TO\nPat, p@x.example \n,\n"), [{ row: 2, to: "p@x.example" }]);
   assert.equal(csvRecipients("name\nPat\n"), null);
+  const rows = Array.from({ length: 250 }, (_, i) => ({ row: i + 2, to: `p${i}@example.org` }));
+  const message = { from: "c@example.com", subject: "s", text: "x".repeat(1000) };
+  assert.deepEqual(
+    batchesOf(rows, message, 40 * 1024 * 1024).map((b) => b.length),
+    [BATCH_ROWS, BATCH_ROWS, 50],
+  );
+  const small = batchesOf(rows, message, 20_000);
+  assert.deepEqual(small.flat(), rows, "every row once, in order");
+  for (const [i, b] of small.entries()) {
+    const bytes = Buffer.byteLength(JSON.stringify({ messages: b.map((r) => ({ ...message, to: r.to })) }));
+    // Full up to the last byte that fits one more row, except the last batch.
+    assert.ok(bytes <= 20_000, `${b.length} rows: ${bytes} bytes`);
+    if (i < small.length - 1) assert.ok(bytes > 20_000 - 1100, `${b.length} rows: ${bytes} bytes`);
+  }
   assert.equal(contentTypeOf("/tmp/scan.DCM"), "application/dicom");
   assert.equal(contentTypeOf("notes"), "application/octet-stream");
 });

@@ -27,14 +27,41 @@ export function checkIdempotencyKey(key: string | undefined): void {
     });
 }
 
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
-  if (typeof value === "object" && value !== null)
-    return `{${Object.keys(value)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`)
-      .join(",")}}`;
-  return JSON.stringify(value) ?? "null";
+/**
+ * The body as JSON with object keys sorted, so the same request hashes the same whatever
+ * its key order. Iterative, not recursive: a body nested a hundred thousand levels deep
+ * (valid JSON, refused later by validation) must not overflow the stack here.
+ */
+export function canonicalJson(value: unknown): string {
+  const out: string[] = [];
+  // Work in reverse order: text to write as it is, or a value still to write.
+  const work: ({ text: string } | { value: unknown })[] = [{ value }];
+  for (let w = work.pop(); w !== undefined; w = work.pop()) {
+    if ("text" in w) {
+      out.push(w.text);
+      continue;
+    }
+    const v = w.value;
+    if (Array.isArray(v)) {
+      work.push({ text: "]" });
+      for (let i = v.length - 1; i >= 0; i--) {
+        // A hole in a sparse array writes nothing, as Array#join does.
+        if (i in v) work.push({ value: v[i] });
+        if (i > 0) work.push({ text: "," });
+      }
+      work.push({ text: "[" });
+    } else if (typeof v === "object" && v !== null) {
+      const keys = Object.keys(v).sort();
+      work.push({ text: "}" });
+      for (let i = keys.length - 1; i >= 0; i--) {
+        const k = keys[i] ?? "";
+        work.push({ value: (v as Record<string, unknown>)[k] });
+        work.push({ text: `${i > 0 ? "," : ""}${JSON.stringify(k)}:` });
+      }
+      work.push({ text: "{" });
+    } else out.push(JSON.stringify(v) ?? "null");
+  }
+  return out.join("");
 }
 
 /** `namespace` keeps message keys and batch keys apart. */
@@ -48,7 +75,7 @@ export async function idempotencyOf(
   const { indexKey } = await deps.keyring.orgKeys(principal.orgId);
   return {
     hash: createHmac("sha256", indexKey).update(`${namespace}\0${key}`).digest("base64url"),
-    request: createHash("sha256").update(canonical(input)).digest("base64url"),
+    request: createHash("sha256").update(canonicalJson(input)).digest("base64url"),
   };
 }
 

@@ -35,9 +35,18 @@ export function sessionReply(name: SessionReply): { code: number; text: string }
   return { code, text: `${enhanced} ${text}` };
 }
 
-export function toSmtpError(err: unknown): SmtpError {
+/** The reply codes RFC 5321 §4.3.2 allows after the end of DATA. */
+const AFTER_DATA = new Set([450, 451, 452, 550, 552, 554]);
+
+/**
+ * `phase: "data"` is the answer to a whole message: a code the RFC does not list there
+ * (the registry's 501/504 for a bad field) becomes 554 (or 451), keeping the enhanced code.
+ */
+export function toSmtpError(err: unknown, phase: "command" | "data" = "command"): SmtpError {
   if (isSealpostError(err)) {
-    const [code, enhanced] = ERRORS[err.code].smtp;
+    const [registered, enhanced] = ERRORS[err.code].smtp;
+    const code =
+      phase === "data" && !AFTER_DATA.has(registered) ? (registered >= 500 ? 554 : 451) : registered;
     const field = err.field === undefined ? "" : ` (${err.field})`;
     return smtpError(code, enhanced, `${ERRORS[err.code].title}${field}`);
   }

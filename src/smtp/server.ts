@@ -161,7 +161,7 @@ function options(deps: SmtpDeps, secure: boolean, state: StateOf): SMTPServerOpt
           if ((err as { code?: unknown }).code === "ECONNECTION")
             deps.logger.info({ code: "ECONNECTION" }, "smtp client left during DATA");
           else if (!isSealpostError(err)) deps.logger.error({ err }, "smtp submission failed");
-          reply(toSmtpError(err));
+          reply(toSmtpError(err, "data"));
         },
       );
     },

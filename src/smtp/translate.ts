@@ -28,6 +28,18 @@ function headerText(mail: ParsedMail, name: string): string | undefined {
   return line === undefined ? undefined : line.line.slice(line.line.indexOf(":") + 1).trim();
 }
 
+/** Every value of a header, unfolded (RFC 5322 §2.2.3). */
+function headerValues(mail: ParsedMail, name: string): string[] {
+  return mail.headerLines
+    .filter((h) => h.key === name)
+    .map((h) =>
+      h.line
+        .slice(h.line.indexOf(":") + 1)
+        .replace(/\r?\n(?=[ \t])/g, "")
+        .trim(),
+    );
+}
+
 export interface Translated {
   input: Record<string, unknown>;
   idempotencyKey: string | undefined;
@@ -75,6 +87,10 @@ export function translateSubmission(mail: ParsedMail, envelope: SMTPServerEnvelo
       .map((t) => t.trim())
       .filter((t) => t !== "");
   if (headerText(mail, "x-sealpost-allow-non-tls")?.toLowerCase() === "true") input.allow_non_tls = true;
+  // `send_at` as the REST API takes it; the one validator applies the same rules. Two of
+  // these headers are ambiguous: passed on as a list, they are refused as the wrong type.
+  const sendAt = headerValues(mail, "x-sealpost-send-at");
+  if (sendAt.length > 0) input.send_at = sendAt.length === 1 ? sendAt[0] : sendAt;
   for (const k of ["to", "cc", "bcc"]) if ((input[k] as string[]).length === 0) delete input[k];
   if ((input.attachments as unknown[]).length === 0) delete input.attachments;
   return { input, idempotencyKey: headerText(mail, "x-sealpost-idempotency-key") };

@@ -305,6 +305,14 @@ const cases: Case[] = [
     code: "payload_too_large",
   },
   { name: "prototype pollution", raw: '{"__proto__": {"admin": true}}', status: 400, code: "malformed_json" },
+  {
+    // The Idempotency-Key request hash reads the whole body before validation does.
+    name: "deeply nested body with an Idempotency-Key",
+    raw: `${"[".repeat(100_000)}${"]".repeat(100_000)}`,
+    headers: { "idempotency-key": "deep-1" },
+    status: 422,
+    code: "invalid_type",
+  },
 ];
 
 test(`${cases.length} bad requests each get a 4xx problem with a stable code, and nothing is stored`, async (t) => {

@@ -241,5 +241,12 @@ test("whole-request errors are a 4xx problem and store nothing", async (t) => {
   const badKey = await batch(app, { messages: [ok] }, { "idempotency-key": "has space" });
   assert.equal(badKey.statusCode, 400);
   assert.equal(badKey.json().code, "invalid_idempotency_key");
+  // A body nested far deeper than any real one, with a key: the request hash copes with it.
+  const deep = await batch(app, `{"messages":[${'{"a":['.repeat(50_000)}${"]}".repeat(50_000)}]}`, {
+    "content-type": "application/json",
+    "idempotency-key": "deep-1",
+  });
+  assert.equal(deep.statusCode, 200, deep.body);
+  assert.equal(deep.json().data[0].status, 422);
   assert.deepEqual(await counts(app), { messages: 0, deliveries: 0, batches: 0 });
 });

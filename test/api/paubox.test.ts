@@ -239,6 +239,24 @@ test("bulk messages answer in request order, each item on its own", async (t) =>
   assert.equal(items[1].errors[0].details, "data.messages[1].recipients[0] is not a valid email address");
   assert.doesNotMatch(mixed.body, /jane|patient\.example/);
 
+  // One durable commit for the whole request: the accepted items go to the committer
+  // together, whatever failed in translation or validation keeps its place.
+  const submitAll = t.mock.method(app.submit.committer, "submitAll");
+  const submitOne = t.mock.method(app.submit.committer, "submit");
+  const three = await send([bob, "not an object", { ...bob, recipients: ["x@@y"] }, alice]);
+  assert.equal(three.statusCode, 200, three.body);
+  const answers = three.json().messages;
+  assert.match(answers[0].sourceTrackingId, /^msg_/);
+  assertPauboxErrors(answers[1], 400);
+  assert.equal(answers[1].errors[0].details, "data.messages[1] must be an object.");
+  assert.equal(answers[2].errors[0].details, "data.messages[2].recipients[0] is not a valid email address");
+  assert.match(answers[3].sourceTrackingId, /^msg_/);
+  assert.equal(submitAll.mock.callCount(), 1);
+  assert.equal(submitAll.mock.calls[0]?.arguments[0].length, 2);
+  assert.equal(submitOne.mock.callCount(), 0);
+  submitAll.mock.restore();
+  submitOne.mock.restore();
+
   const allBad = await send([{ ...bob, headers: { ...bob.headers, subject: null } }]);
   assert.equal(allBad.statusCode, 400);
   assertPauboxErrors(allBad.json(), 400);

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { isSealpostError, SealpostError } from "../../core/errors.ts";
 import { messageIdHeader } from "../../core/mime.ts";
 import type { Principal } from "../../core/principal.ts";
-import { type SubmitResult, submitMessage } from "../../core/submit.ts";
+import { MAX_BATCH_MESSAGES, type SubmitResult, submitBatch, submitMessage } from "../../core/submit.ts";
 import { deliveriesOf, findMessage } from "../../store/messages.ts";
 import { openRecipient } from "../../worker/prepare.ts";
 import { type CredentialScheme, guard, principalOf } from "../auth.ts";
@@ -37,9 +37,7 @@ export const PAUBOX_TOKEN: CredentialScheme = {
 /** sealpost message ids and Paubox's UUIDs may be echoed back; anything else might be PHI. */
 const ECHOABLE_ID = /^(?:msg_[0-9a-z]{26}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i;
 const MESSAGE_ID = /^msg_[0-9a-z]{26}$/;
-const MAX_BULK = 500;
-/** Bulk messages are submitted this many at a time (the group commit batches them). */
-const BULK_CONCURRENCY = 25;
+const MAX_BULK = MAX_BATCH_MESSAGES;
 
 interface SendAnswer {
   sourceTrackingId: string;
@@ -62,20 +60,40 @@ async function submitTranslated(
   return { sourceTrackingId: result.id, customHeaders: t.customHeaders, data: "Service OK" };
 }
 
-/** One bulk item: its answer, or its errors (the other items are still sent). */
-async function bulkItem(
-  deps: ApiDeps,
-  principal: Principal,
-  message: unknown,
-  at: string,
-): Promise<SendAnswer | { status: number; errors: PauboxErrorItem[] }> {
-  try {
-    return await submitTranslated(deps, principal, translateMessage(message, at), at);
-  } catch (err) {
+type BulkAnswer = SendAnswer | { status: number; errors: PauboxErrorItem[] };
+
+/**
+ * A bulk request: each message is translated on its own, then every translated one goes
+ * to submitBatch, so the accepted ones are stored in one durable commit. An item's coded
+ * error (from translating or from the submit path) takes its place in the answer; anything
+ * else fails the whole request and nothing is stored.
+ */
+async function bulkSend(deps: ApiDeps, principal: Principal, messages: unknown[]): Promise<BulkAnswer[]> {
+  const itemError = (err: unknown): BulkAnswer => {
     const { status, body } = pauboxError(err);
-    if (!isSealpostError(err)) deps.logger.error({ err, item: at }, "bulk item failed");
     return { status, errors: body.errors };
-  }
+  };
+  const answers: (BulkAnswer | Translated)[] = messages.map((message, i) => {
+    try {
+      return translateMessage(message, `data.messages[${i}]`);
+    } catch (err) {
+      // Translation names the Paubox fields itself.
+      if (!isSealpostError(err)) throw err;
+      return itemError(err);
+    }
+  });
+  const inputs = answers.flatMap((a) => ("input" in a ? [a.input] : []));
+  if (inputs.length === 0) return answers.filter((a): a is BulkAnswer => !("input" in a));
+  const results = (await submitBatch(deps.submit, principal, { messages: inputs })).values();
+  return answers.map((a, i) => {
+    if (!("input" in a)) return a;
+    const r = results.next().value;
+    // submitBatch answers every item it is given, in order; anything else is a bug.
+    if (r === undefined) throw new Error("submitBatch answered fewer items than it was given");
+    return "result" in r
+      ? { sourceTrackingId: r.result.id, customHeaders: a.customHeaders, data: "Service OK" }
+      : itemError(inPauboxTerms(r.error, `data.messages[${i}]`));
+  });
 }
 
 function notYet(what: string) {
@@ -113,7 +131,7 @@ function pauboxRoutes(scope: FastifyInstance, deps: ApiDeps, documented: boolean
       preHandler: guard(deps, "messages:send", PAUBOX_TOKEN),
       schema: doc({
         summary: "Paubox: send several messages",
-        description: `Up to ${MAX_BULK} messages, each submitted on its own; answers in request order.`,
+        description: `Up to ${MAX_BULK} messages, each validated on its own and all accepted ones stored in one durable commit; answers in request order.`,
         body: pauboxBulkBody,
       }),
     },
@@ -129,16 +147,7 @@ function pauboxRoutes(scope: FastifyInstance, deps: ApiDeps, documented: boolean
           field: "data.messages",
           detail: `data.messages holds at most ${MAX_BULK} messages.`,
         });
-      const principal = principalOf(request);
-      const answers = [];
-      for (let i = 0; i < messages.length; i += BULK_CONCURRENCY)
-        answers.push(
-          ...(await Promise.all(
-            messages
-              .slice(i, i + BULK_CONCURRENCY)
-              .map((m, j) => bulkItem(deps, principal, m, `data.messages[${i + j}]`)),
-          )),
-        );
+      const answers = await bulkSend(deps, principalOf(request), messages);
       const failed = answers.filter((a) => "errors" in a);
       // Nothing sent: a plain error answer. Anything sent: 200, so no sent id is lost.
       if (failed.length === answers.length)
