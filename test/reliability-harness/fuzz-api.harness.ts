@@ -5,9 +5,15 @@
  * byte-level damage only a socket can carry (invalid UTF-8 in the path and headers, NUL,
  * bare LF, conflicting or lying lengths, header floods, pipelining).
  *
- * Asserts: no response >= 500; every 4xx the application answers is application/problem+json
- * with a `code`; no request hangs (per-request timeout); well-formed requests interleaved with
- * the fuzz, and after it, still succeed; no uncaught exception; no error logged by sealpost.
+ * The requests cover every documented route, the batch route, `send_at` and the
+ * Paubox-compatible routes (lib/batch-arbitraries.ts, lib/paubox-arbitraries.ts).
+ *
+ * Asserts (lib/api-contract.ts): no response >= 500, and no item >= 500 inside a 200 batch or
+ * bulk answer; every 4xx the application answers is application/problem+json with a `code`
+ * (on the Paubox routes: Paubox's `{ "errors": [{ code, title, details }] }`); no request
+ * hangs (per-request timeout); well-formed requests (single, batch, Paubox send and receipt)
+ * interleaved with the fuzz, and after it, still succeed; no uncaught exception; no error
+ * logged by sealpost.
  *
  * Answers the HTTP parser gives before the application sees a request (malformed framing:
  * Node's `clientError`) are counted apart; their problem+json shape is checked in a `todo`
@@ -29,6 +35,7 @@ import {
   requestArb,
   serialize,
 } from "./lib/api-arbitraries.ts";
+import { itemStatuses, judge, KNOWN_ISSUES, type KnownIssue, type Verdict } from "./lib/api-contract.ts";
 import { startNxdomainDns } from "./lib/dns-stub.ts";
 import { startFaultSink } from "./lib/fault-sink.ts";
 import { captureLog } from "./lib/log-capture.ts";
@@ -49,66 +56,6 @@ function requests(): number {
   if (raw === undefined || raw === "") return 10_000;
   if (!/^\d+$/.test(raw)) throw new RangeError("SEALPOST_RELIABILITY_FUZZ_REQUESTS must be an integer");
   return Number(raw);
-}
-
-/**
- * Answers that break the contract in ways already reported, each with its fix; they are
- * counted and shown in `todo` tests instead of failing the run. Anything else fails it.
- */
-const KNOWN_ISSUES = {
-  "framework-errors": {
-    title:
-      "URLs Fastify's router rejects (bad percent-encoding, a path parameter over 100 characters) get problem+json",
-    todo: "src/api/server.ts: pass `frameworkErrors` to Fastify (FST_ERR_BAD_URL, FST_ERR_MAX_PARAM_LENGTH answer plain JSON without going through errorHandler); and raise routerOptions.maxParamLength above 100 (DELETE /v1/suppressions/{address} refuses longer addresses with 414)",
-  },
-  "expect-417": {
-    title: "a request with an Expect header other than 100-continue gets problem+json",
-    todo: "Node answers 417 with no body unless the server handles `checkExpectation`",
-  },
-  "parser-errors": {
-    title: "requests the HTTP parser refuses (bad framing, no Host, header flood) get problem+json",
-    todo: "src/api/server.ts sets no clientErrorHandler: Fastify's default answers application/json without `code`; Node answers a missing Host with a bare 400",
-  },
-} as const;
-
-type KnownIssue = keyof typeof KNOWN_ISSUES;
-
-type Verdict =
-  | { kind: "ok" }
-  | { kind: "violation"; why: string }
-  | { kind: "known"; issue: KnownIssue; why: string };
-
-/** Judges one answer against the contract. */
-function judge(status: number, contentType: string | undefined, body: string, head: boolean): Verdict {
-  if (status >= 500) return { kind: "violation", why: `status ${status}` };
-  if (status < 400) return { kind: "ok" };
-  const ct = contentType ?? "";
-  if (ct === "application/json" || ct.startsWith("application/json;")) {
-    if (/"code":"FST_ERR_(BAD_URL|MAX_PARAM_LENGTH)"/.test(body))
-      return { kind: "known", issue: "framework-errors", why: `${status} ${/FST_ERR_\w+/.exec(body)?.[0]}` };
-    if (/"statusCode":(400|408|431)/.test(body) && !/"code"/.test(body))
-      return { kind: "known", issue: "parser-errors", why: `${status} fastify client error` };
-  }
-  // A HEAD answer shows no body: Fastify's router errors are the only plain-JSON 400/414 left.
-  if (head && (status === 400 || status === 414) && /^application\/json/.test(ct))
-    return { kind: "known", issue: "framework-errors", why: `${status} on HEAD (body not shown)` };
-  if (ct === "" && body === "") {
-    if (status === 417) return { kind: "known", issue: "expect-417", why: "417 without body" };
-    if (status === 400) return { kind: "known", issue: "parser-errors", why: "400 without body" };
-  }
-  if (!/^application\/problem\+json/.test(ct))
-    return { kind: "violation", why: `${status} with content-type ${contentType}` };
-  if (head) return { kind: "ok" };
-  let problem: { code?: unknown; status?: unknown };
-  try {
-    problem = JSON.parse(body) as { code?: unknown; status?: unknown };
-  } catch {
-    return { kind: "violation", why: `${status} problem body is not JSON` };
-  }
-  if (typeof problem.code !== "string") return { kind: "violation", why: `${status} problem without code` };
-  if (problem.status !== status)
-    return { kind: "violation", why: `${status} problem says status ${String(problem.status)}` };
-  return { kind: "ok" };
 }
 
 async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | "timeout"> {
@@ -162,11 +109,13 @@ test("API fuzz: generated requests never get a 5xx, every 4xx is a coded problem
   const base = await app.listen();
   const port = Number(new URL(base).port);
 
+  // Paubox has no sandbox flag: its good probes use a test-mode key (the fuzz may remove domains).
+  const testKey = await key(["messages:send", "messages:read", "messages:read_content"], "test");
   const tokens = [
     BOOTSTRAP_KEY,
     await key(["messages:send"]),
     await key(["messages:read"]),
-    await key(["messages:send", "messages:read", "messages:read_content"], "test"),
+    testKey,
     await key(["domains:manage", "suppressions:manage"]),
   ];
 
@@ -204,7 +153,7 @@ test("API fuzz: generated requests never get a 5xx, every 4xx is a coded problem
     for (const method of Object.keys(ops)) routes.push({ method: method.toUpperCase(), template });
   assert.ok(routes.length >= 15, `routes from /openapi.json: ${routes.length}`);
 
-  const ctx: FuzzContext = { routes, tokens, ids, bodyLimit: BODY_LIMIT };
+  const ctx: FuzzContext = { routes, tokens, ids, bodyLimit: BODY_LIMIT, now: app.clock.now() };
   const generated = fc.sample(requestArb(ctx), { seed, numRuns: total });
 
   const statusCounts: Record<string, number> = {};
@@ -231,10 +180,19 @@ test("API fuzz: generated requests never get a 5xx, every 4xx is a coded problem
     else if (verdict.kind === "known")
       known[verdict.issue].push(`#${index} via ${via}: ${verdict.why} — ${describeRequest(r)}`);
   };
-  const count = (status: number): void => {
+  // Items of 200 batch and Paubox bulk answers, by status: a 5xx hidden inside a 200 counts.
+  const itemCounts: Record<string, number> = {};
+  let itemFiveHundreds = 0;
+  const count = (status: number, url: string, body: string): void => {
     statusCounts[status] = (statusCounts[status] ?? 0) + 1;
     if (status >= 500) fiveHundreds++;
     else if (status >= 400) fourHundreds++;
+    const items = itemStatuses(url, status, body);
+    if (!Array.isArray(items)) return;
+    for (const s of items) {
+      itemCounts[s] = (itemCounts[s] ?? 0) + 1;
+      if (s >= 500) itemFiveHundreds++;
+    }
   };
 
   const viaInject = async (index: number, r: FuzzRequest): Promise<void> => {
@@ -261,11 +219,11 @@ test("API fuzz: generated requests never get a 5xx, every 4xx is a coded problem
       fail(index, "no answer in time", r, "inject");
       return;
     }
-    count(res.statusCode);
+    count(res.statusCode, r.url, r.method === "HEAD" ? "" : res.body);
     const ct = res.headers["content-type"];
     record(
       index,
-      judge(res.statusCode, typeof ct === "string" ? ct : undefined, res.body, r.method === "HEAD"),
+      judge(r.url, res.statusCode, typeof ct === "string" ? ct : undefined, res.body, r.method === "HEAD"),
       r,
       "inject",
     );
@@ -289,8 +247,9 @@ test("API fuzz: generated requests never get a 5xx, every 4xx is a coded problem
       return;
     }
     const res = result.response;
-    count(res.status);
-    const verdict = judge(res.status, res.headers["content-type"], res.body.toString("utf8"), wire.head);
+    const text = res.body.toString("utf8");
+    count(res.status, r.url, wire.head ? "" : text);
+    const verdict = judge(r.url, res.status, res.headers["content-type"], text, wire.head);
     record(
       index,
       verdict.kind === "ok" ? verdict : { ...verdict, why: `${verdict.why} (${mutation})` },
@@ -350,18 +309,72 @@ test("API fuzz: generated requests never get a 5xx, every 4xx is a coded problem
       probeFailures.push(`probe ${n}: GET ${got === "timeout" ? "timeout" : got.statusCode}`);
   };
 
+  // The other ways in keep working too: a batch, and a Paubox send read back by its receipt.
+  const probeOthers = async (n: number): Promise<void> => {
+    probes++;
+    const message = { from: "clinic@example.com", subject: `Good ${n}`, text: "Well-formed.", sandbox: true };
+    const batch = await withTimeout(
+      app.api.inject({
+        method: "POST",
+        url: "/v1/messages/batch",
+        headers: auth(BOOTSTRAP_KEY),
+        payload: { messages: [0, 1].map((k) => ({ ...message, to: `good-${n}-${k}@example.org` })) },
+      }),
+      INJECT_TIMEOUT_MS,
+    );
+    if (batch === "timeout" || batch.statusCode !== 200 || batch.json().accepted !== 2)
+      probeFailures.push(
+        `probe ${n}: batch ${batch === "timeout" ? "timeout" : `${batch.statusCode} ${batch.body}`}`,
+      );
+    const paubox = { authorization: `Token token=${testKey}` };
+    const sent = await withTimeout(
+      app.api.inject({
+        method: "POST",
+        url: "/v1/clinic/messages",
+        headers: paubox,
+        payload: {
+          data: {
+            message: {
+              recipients: [`good-${n}@example.org`],
+              headers: { from: "clinic@example.com", subject: `Good ${n}` },
+              content: {
+                "text/plain": "Well-formed.",
+                "text/html": Buffer.from("<p>Hi</p>").toString("base64"),
+              },
+            },
+          },
+        },
+      }),
+      INJECT_TIMEOUT_MS,
+    );
+    if (sent === "timeout" || sent.statusCode !== 200) {
+      probeFailures.push(
+        `probe ${n}: paubox ${sent === "timeout" ? "timeout" : `${sent.statusCode} ${sent.body}`}`,
+      );
+      return;
+    }
+    const id = (sent.json() as { sourceTrackingId: string }).sourceTrackingId;
+    const receipt = await withTimeout(
+      app.api.inject({ url: `/v1/clinic/message_receipt?sourceTrackingId=${id}`, headers: paubox }),
+      INJECT_TIMEOUT_MS,
+    );
+    if (receipt === "timeout" || receipt.statusCode !== 200)
+      probeFailures.push(`probe ${n}: receipt ${receipt === "timeout" ? "timeout" : receipt.statusCode}`);
+  };
+
   const fuzzStart = Date.now();
   for (let i = 0; i < generated.length; i += BATCH) {
     const batch = generated.slice(i, i + BATCH);
     const work: Promise<void>[] = batch.map((r, j) => viaInject(i + j, r));
     for (const [j, r] of batch.entries()) if ((i + j) % SOCKET_EVERY === 0) work.push(viaSocket(i + j, r));
     if (Math.floor(i / PROBE_EVERY) !== Math.floor((i + BATCH) / PROBE_EVERY))
-      work.push(probe(i, i % 2 === 0));
+      work.push(i % 3 === 0 ? probeOthers(i) : probe(i, i % 2 === 0));
     await Promise.all(work);
     if (i > 0 && i % 2000 === 0) progress(PART, `${i}/${total} sent (${seconds(fuzzStart)})`);
   }
   const fuzzTime = seconds(fuzzStart);
   for (let n = 0; n < 40; n++) await probe(total + n, n % 2 === 0);
+  for (let n = 0; n < 10; n++) await probeOthers(total + 40 + n);
   const ready = await app.api.inject({ url: "/readyz" });
 
   const logs = log.counts();
@@ -373,6 +386,7 @@ test("API fuzz: generated requests never get a 5xx, every 4xx is a coded problem
     socket: socketRequests,
     responses_5xx: fiveHundreds,
     responses_4xx: fourHundreds,
+    item_5xx: itemFiveHundreds,
     violations,
     known_framework_errors: known["framework-errors"].length,
     known_expect_417: known["expect-417"].length,
@@ -385,6 +399,7 @@ test("API fuzz: generated requests never get a 5xx, every 4xx is a coded problem
     logged_errors: (logs.error ?? 0) + (logs.fatal ?? 0),
     logged_warnings: logs.warn ?? 0,
     statuses: JSON.stringify(statusCounts),
+    item_statuses: JSON.stringify(itemCounts),
     fuzz_time: fuzzTime,
     duration: seconds(started),
   });
@@ -397,6 +412,7 @@ test("API fuzz: generated requests never get a 5xx, every 4xx is a coded problem
 
   assert.ok(generated.length >= 10_000 || process.env.SEALPOST_RELIABILITY_FUZZ_REQUESTS !== undefined);
   assert.equal(fiveHundreds, 0, "no response >= 500");
+  assert.equal(itemFiveHundreds, 0, "no batch or bulk item >= 500");
   assert.equal(hangs, 0, "no request hangs");
   assert.deepEqual(failures, [], "every response keeps the contract");
   assert.deepEqual(probeFailures, [], "good requests keep working during and after the fuzz");

@@ -2,13 +2,18 @@
  * fast-check arbitraries for HTTP requests to sealpost's API: the real routes (from
  * /openapi.json) with random and wrong methods, parameters and query strings; arbitrary JSON,
  * near-valid message bodies with one field mutated, deeply nested and oversized bodies,
- * invalid UTF-8; random Authorization, Content-Type and Idempotency-Key headers.
+ * invalid UTF-8; random Authorization, Content-Type and Idempotency-Key headers. Batches,
+ * `send_at` and the Paubox-compatible routes come from batch-arbitraries.ts and
+ * paubox-arbitraries.ts.
  *
  * Large bodies are described (`BodySpec`) and built only when sent, so ten thousand
  * generated requests stay small in memory.
  */
 import fc from "fast-check";
 import { MESSAGE_FIELDS } from "../../../src/core/validate.ts";
+import { batchRequestArb } from "./batch-arbitraries.ts";
+import { pauboxRequestArb } from "./paubox-arbitraries.ts";
+import type { Ingredients } from "./submit-common.ts";
 
 export type BodySpec =
   | { type: "text"; text: string }
@@ -50,6 +55,8 @@ export interface FuzzContext {
   ids: readonly string[];
   /** Largest request body the app accepts. */
   bodyLimit: number;
+  /** The app's clock when the requests are generated: `send_at` values are relative to it. */
+  now: number;
 }
 
 export function materialize(body: BodySpec | null): Buffer | undefined {
@@ -581,6 +588,20 @@ export function requestArb(ctx: FuzzContext): fc.Arbitrary<FuzzRequest> {
   };
   const postRoutes = ctx.routes.filter((r) => r.method === "POST");
   const text = (a: fc.Arbitrary<string>) => a.map((t): BodySpec => ({ type: "text", text: t }));
+  const ingredients: Ingredients = {
+    validMessage,
+    mutatedValue,
+    nastyString,
+    smallNasty,
+    anyJson,
+    validAddress,
+    base64,
+    headers,
+    goodHeaders,
+    param,
+    headerValue: headerValue(),
+    encodeSegment,
+  };
 
   return fc.oneof(
     { arbitrary: routed("near-valid-message", text(nearValidMessage), messages), weight: 30 },
@@ -601,6 +622,9 @@ export function requestArb(ctx: FuzzContext): fc.Arbitrary<FuzzRequest> {
     { arbitrary: routed("invalid-utf8", invalidUtf8Body, messages), weight: 5 },
     { arbitrary: routed("deeply-nested", nestedBody()), weight: 3 },
     { arbitrary: routed("oversized", oversizedBody(ctx.bodyLimit), messages), weight: 1 },
+    // Their own kinds: batch-*, send-at, paubox-*.
+    { arbitrary: batchRequestArb(ctx, ingredients), weight: 16 },
+    { arbitrary: pauboxRequestArb(ctx, ingredients), weight: 14 },
     {
       arbitrary: fc.record({
         kind: fc.constant("random-path"),
