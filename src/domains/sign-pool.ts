@@ -1,6 +1,6 @@
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
-import { bodyParts, type MessageBody } from "../core/body.ts";
+import { bodyLength, bodyParts, type MessageBody } from "../core/body.ts";
 import { type SigningKey, signMessage, withSignatures } from "./dkim.ts";
 
 /**
@@ -24,6 +24,14 @@ export function defaultSignerThreads(): number {
   return Math.max(1, Math.min(4, availableParallelism() - 1));
 }
 
+/**
+ * Messages larger than this are signed on the calling thread: posting one to a signer
+ * thread copies it, and for a 25 MB attachment the copy costs more (memory) than the
+ * RSA signature it would move (CPU).
+ */
+export const SIGN_INLINE_ABOVE_BYTES = 1 << 20;
+
+/** Signer threads start on first use, so a node that never signs a small message never pays for them. */
 export function createSigner(threads: number = defaultSignerThreads()): Signer {
   if (threads <= 0)
     return { sign: (raw, domain, keys, now) => signMessage(raw, domain, keys, now), close: async () => {} };
@@ -53,10 +61,11 @@ export function createSigner(threads: number = defaultSignerThreads()): Signer {
     });
     return w;
   };
-  for (let i = 0; i < threads; i++) workers.push(spawn());
   return {
     sign(raw, domain, keys, now) {
       if (keys.length === 0) return Promise.resolve([...bodyParts(raw)]);
+      if (bodyLength(raw) > SIGN_INLINE_ABOVE_BYTES) return signMessage(raw, domain, keys, now);
+      if (workers.length < threads) workers.push(spawn());
       const id = nextId++;
       const worker = workers[turn++ % workers.length];
       if (worker === undefined) return signMessage(raw, domain, keys, now);

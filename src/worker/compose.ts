@@ -13,8 +13,8 @@ import { Worker } from "./worker.ts";
 /**
  * The worker role's dependencies, built in one place for both ways it runs: on the
  * process's own event loop (a worker-only node, tests) or on a thread of its own beside
- * the API (see thread-host.ts). `signerThreads` 0 signs on the worker's own loop, which is
- * right when that loop is already a thread of its own.
+ * the API (see thread-host.ts). `signerThreads` 0 signs on the worker's own loop (tests,
+ * one-core machines).
  */
 export interface DeliveryWorkerDeps {
   config: Config;

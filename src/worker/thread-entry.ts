@@ -13,7 +13,8 @@ import type { HostMessage, ThreadMessage } from "./thread-host.ts";
 
 /**
  * The delivery worker's thread (started by thread-host.ts). It opens its own database
- * connection and keyring from the same validated config, signs on its own loop, and
+ * connection and keyring from the same validated config (its DKIM signer threads are
+ * its own, started on first use and inheriting its lower priority), and
  * takes two messages from the host: `wake` after a local commit, `stop` at shutdown.
  * The host has migrated the database before starting it.
  */
@@ -46,7 +47,6 @@ const delivery = createDeliveryWorker({
   resolver: createDnsResolver(config),
   ca: extraCa(config),
   hostname: config.hostname,
-  signerThreads: 0,
 });
 delivery.worker.start();
 
