@@ -134,7 +134,7 @@ export async function createSealpost(config: Config, opts: SealpostOptions = {})
         ...(opts.leaseMs === undefined ? {} : { leaseMs: opts.leaseMs }),
         ...(opts.pollMs === undefined ? {} : { pollMs: opts.pollMs }),
       });
-  let thread: WorkerThread | null = null;
+  let threads: WorkerThread[] = [];
   const metrics = createMetrics(db, clock);
   const committer = new GroupCommitter<SubmissionRows>(async (items) => {
     await insertSubmissions(db, items);
@@ -149,7 +149,10 @@ export async function createSealpost(config: Config, opts: SealpostOptions = {})
     maxDeliveryMs: config.maxDeliveryHours * 3_600_000,
     senderVerified: async (orgId, domain) =>
       (await findDomainByName(db, orgId, domain))?.status === "verified",
-    notify: () => (thread === null ? inline?.worker.notify() : thread.notify()),
+    notify: () => {
+      inline?.worker.notify();
+      for (const t of threads) t.notify();
+    },
   };
   let ready = false;
   const https =
@@ -219,18 +222,20 @@ export async function createSealpost(config: Config, opts: SealpostOptions = {})
     startWorker() {
       const env = opts.workerThread?.env;
       if (env === undefined) inline?.worker.start();
-      else
-        thread ??= startWorkerThread(env, logger, (err) => {
-          ready = false;
-          opts.onWorkerFatal?.(err);
-        });
+      else if (threads.length === 0)
+        threads = Array.from({ length: config.workerThreads }, () =>
+          startWorkerThread(env, logger, (err) => {
+            ready = false;
+            opts.onWorkerFatal?.(err);
+          }),
+        );
       ready = true;
     },
     async close() {
       ready = false;
       await api.close();
       await smtp?.close();
-      await thread?.stop();
+      await Promise.all(threads.map((t) => t.stop()));
       await inline?.close();
       await committer.flushed();
       await db.close();

@@ -329,6 +329,13 @@ export const SETTINGS = {
     "When one process runs the worker role beside the api or smtp role, deliver on a thread of its own, so accepting mail never waits behind delivering (uses the second core).",
     true,
   ),
+  workerThreads: int(
+    "SEALPOST_WORKER_THREADS",
+    "How many delivery worker threads a node that also accepts mail runs (with SEALPOST_WORKER_THREAD); each claims from the queue like a worker process, with SEALPOST_WORKER_CONCURRENCY deliveries at once.",
+    1,
+    1,
+    16,
+  ),
   workerNice: int(
     "SEALPOST_WORKER_NICE",
     "Scheduling priority (nice, 0-19) of the delivery worker thread: when the CPU is short, accepting mail goes first and delivery catches up after; 0 treats both alike.",
