@@ -140,8 +140,8 @@ export function smtpMessage(headers: Record<string, string>, from = "Clinic <cli
 /** SMTP transactions refused after DATA, with the reply code each gets. */
 export const smtpRefusals: [string, string][] = [
   ["550", smtpMessage({}, `Pat <${CANARY.rejected}@unverified.example>`)],
-  ["501", smtpMessage({ "X-Sealpost-Encryption": CANARY.header })],
-  ["501", smtpMessage({ "X-Sealpost-Tags": `${CANARY.metadata} tag` })],
+  ["554", smtpMessage({ "X-Sealpost-Encryption": CANARY.header })],
+  ["554", smtpMessage({ "X-Sealpost-Tags": `${CANARY.metadata} tag` })],
 ];
 
 export interface CliCase {
