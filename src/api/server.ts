@@ -2,6 +2,7 @@ import fastifySwagger from "@fastify/swagger";
 import fastifySwaggerUi from "@fastify/swagger-ui";
 import Fastify, { type FastifyInstance } from "fastify";
 import type { ApiDeps } from "./context.ts";
+import { clientErrorHandler, expectationHandler } from "./http-errors.ts";
 import { errorHandler, frameworkErrorCode, problemFor, sendProblem } from "./problem.ts";
 import { registerDomainRoutes } from "./routes/domains.ts";
 import { registerHealthRoutes } from "./routes/health.ts";
@@ -18,7 +19,12 @@ import { registerTlsCheckRoutes } from "./routes/tools-tls.ts";
  */
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const app = Fastify({
-    ...(deps.https === null ? {} : { https: { ...deps.https, minVersion: "TLSv1.2" as const } }),
+    // requireHostHeader off: a request without Host gets a problem from the hook below,
+    // not Node's empty 400.
+    ...(deps.https === null
+      ? { http: { requireHostHeader: false } }
+      : { https: { ...deps.https, minVersion: "TLSv1.2" as const, requireHostHeader: false } }),
+    clientErrorHandler,
     logger: false,
     bodyLimit: deps.bodyLimit,
     genReqId: () => `req_${crypto.randomUUID().replaceAll("-", "")}`,
@@ -34,6 +40,12 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   app.removeContentTypeParser("text/plain");
   app.decorateRequest("principal", null);
   app.setErrorHandler(errorHandler(deps.logger));
+  app.server.on("checkExpectation", expectationHandler);
+  // HTTP/1.1 requires Host (RFC 9112 §3.2).
+  app.addHook("onRequest", async (request, reply) => {
+    if (request.headers.host === undefined)
+      return sendProblem(reply, { ...problemFor("malformed_request"), instance: request.id });
+  });
   app.setNotFoundHandler((request, reply) =>
     sendProblem(reply, { ...problemFor("route_not_found"), instance: request.id }),
   );

@@ -41,6 +41,14 @@ export const ERRORS = {
   send_at_too_far: { status: 422, title: "send_at is more than 30 days ahead.", smtp: [501, "5.5.4"] },
   batch_too_large: { status: 422, title: "A batch holds at most 500 messages.", smtp: [452, "4.5.3"] },
   malformed_json: { status: 400, title: "The request body is not valid JSON.", smtp: [501, "5.5.4"] },
+  malformed_request: { status: 400, title: "The request is not valid HTTP/1.1.", smtp: [500, "5.5.2"] },
+  headers_too_large: { status: 431, title: "The request headers are too large.", smtp: [500, "5.5.2"] },
+  request_timeout: { status: 408, title: "The request was not received in time.", smtp: [451, "4.4.2"] },
+  expectation_failed: {
+    status: 417,
+    title: "Only Expect: 100-continue is supported.",
+    smtp: [500, "5.5.2"],
+  },
   unsupported_media_type: {
     status: 415,
     title: "The request body must be application/json.",

@@ -16,8 +16,8 @@
  * logged by sealpost.
  *
  * Answers the HTTP parser gives before the application sees a request (malformed framing:
- * Node's `clientError`) are counted apart; their problem+json shape is checked in a `todo`
- * test until the API installs a clientErrorHandler.
+ * Node's `clientError`, an unsupported Expect, no Host) are counted apart and checked by
+ * their own tests: they must be problem+json too (src/api/http-errors.ts).
  *
  * SEALPOST_RELIABILITY_FUZZ_REQUESTS changes the count.
  */
