@@ -135,8 +135,9 @@ export function judge(
     if (/"statusCode":(400|408|431)/.test(body) && !/"code"/.test(body))
       return { kind: "known", issue: "parser-errors", why: `${status} fastify client error` };
   }
-  // A HEAD answer shows no body: Fastify's router errors are the only plain-JSON 400/414 left.
-  if (head && (status === 400 || status === 414) && /^application\/json/.test(ct))
+  // A HEAD answer shows no body: off the Paubox routes (whose errors are plain JSON by
+  // design), Fastify's router errors are the only plain-JSON 400/414 left.
+  if (head && (status === 400 || status === 414) && /^application\/json/.test(ct) && !PAUBOX_PATH.test(url))
     return { kind: "known", issue: "framework-errors", why: `${status} on HEAD (body not shown)` };
   if (ct === "" && body === "") {
     if (status === 417) return { kind: "known", issue: "expect-417", why: "417 without body" };
