@@ -5,7 +5,6 @@
  * "nothing happened" is checked after giving it time to (wrongly) act.
  */
 import assert from "node:assert/strict";
-import { rmSync } from "node:fs";
 import type { TestContext } from "node:test";
 import { test } from "node:test";
 import { loadConfig } from "../../src/config/load.ts";
@@ -15,10 +14,9 @@ import { createSealpost, type Sealpost } from "../../src/main.ts";
 import {
   auth,
   BOOTSTRAP_KEY,
-  createTestDatabase,
   eventually,
   startTestApp,
-  tempDir,
+  testNode,
   verifyDomainsForTest,
 } from "../helpers/app.ts";
 import { startSmtpSink } from "../helpers/smtp-sink.ts";
@@ -132,23 +130,9 @@ async function startNode(env: Record<string, string>, clock: ManualClock): Promi
 }
 
 test("a scheduled message survives a restart and goes out at its time", async (t: TestContext) => {
-  const dataDir = tempDir();
-  const database = await createTestDatabase();
-  t.after(async () => {
-    await database.drop();
-    rmSync(dataDir, { recursive: true, force: true });
-  });
-  const env: Record<string, string> = {
-    SEALPOST_DATA_DIR: dataDir,
-    SEALPOST_BOOTSTRAP_KEY: BOOTSTRAP_KEY,
-    SEALPOST_HTTP_PORT: "0",
-    SEALPOST_SMTP_PORT: "0",
-    SEALPOST_SMTPS_PORT: "0",
-    SEALPOST_INBOUND_PORT: "0",
-    SEALPOST_HOSTNAME: "sealpost.test",
-    SEALPOST_LOG_LEVEL: "silent",
-    ...(database.url === undefined ? {} : { SEALPOST_DATABASE_URL: database.url }),
-  };
+  const node = await testNode();
+  t.after(() => node.remove());
+  const { env } = node;
   const start = Date.now();
   const first = await startNode(env, new ManualClock(start));
   let id: string;

@@ -58,6 +58,41 @@ export function tempDir(prefix = "sealpost-test-"): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
+export interface TestNode {
+  dataDir: string;
+  database: TestDatabase;
+  /** SEALPOST_* for a node on loopback with ephemeral ports, the bootstrap key and quiet logs, plus `extra`. */
+  env: Record<string, string>;
+  /** Drops the database and removes the data dir (after whatever runs on them has stopped). */
+  remove(): Promise<void>;
+}
+
+/** A data dir, a fresh database of the suite's store and the environment of a test node. */
+export async function testNode(extra: Record<string, string> = {}): Promise<TestNode> {
+  const dataDir = tempDir();
+  const database = await createTestDatabase();
+  return {
+    dataDir,
+    database,
+    env: {
+      SEALPOST_DATA_DIR: dataDir,
+      SEALPOST_BOOTSTRAP_KEY: BOOTSTRAP_KEY,
+      SEALPOST_HTTP_PORT: "0",
+      SEALPOST_SMTP_PORT: "0",
+      SEALPOST_SMTPS_PORT: "0",
+      SEALPOST_INBOUND_PORT: "0",
+      SEALPOST_HOSTNAME: "sealpost.test",
+      SEALPOST_LOG_LEVEL: "silent",
+      ...(database.url === undefined ? {} : { SEALPOST_DATABASE_URL: database.url }),
+      ...extra,
+    },
+    async remove() {
+      await database.drop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
 export interface TestApp {
   app: Sealpost;
   config: Config;
@@ -84,20 +119,8 @@ export interface TestAppOptions {
 }
 
 export async function startTestApp(t: TestContext | undefined, opts: TestAppOptions = {}): Promise<TestApp> {
-  const dataDir = tempDir();
-  const database = await createTestDatabase();
-  const env: Record<string, string> = {
-    SEALPOST_DATA_DIR: dataDir,
-    SEALPOST_BOOTSTRAP_KEY: BOOTSTRAP_KEY,
-    SEALPOST_HTTP_PORT: "0",
-    SEALPOST_SMTP_PORT: "0",
-    SEALPOST_SMTPS_PORT: "0",
-    SEALPOST_INBOUND_PORT: "0",
-    SEALPOST_HOSTNAME: "sealpost.test",
-    SEALPOST_LOG_LEVEL: "silent",
-    ...(database.url === undefined ? {} : { SEALPOST_DATABASE_URL: database.url }),
-    ...opts.env,
-  };
+  const node = await testNode(opts.env);
+  const { dataDir, env } = node;
   const config = loadConfig(env);
   const app = await createSealpost(config, {
     logger: opts.logger ?? silentLogger(),
@@ -114,8 +137,7 @@ export async function startTestApp(t: TestContext | undefined, opts: TestAppOpti
     if (closed) return;
     closed = true;
     await app.close();
-    await database.drop();
-    rmSync(dataDir, { recursive: true, force: true });
+    await node.remove();
   };
   t?.after(close);
   return {

@@ -4,13 +4,12 @@
  * leak test of the CLI (test/pipeline/canary.test.ts).
  */
 import { execFile } from "node:child_process";
-import { rmSync } from "node:fs";
 import type { TestContext } from "node:test";
 import { fileURLToPath } from "node:url";
 import { loadConfig } from "../../src/config/load.ts";
 import { silentLogger } from "../../src/logging/logger.ts";
 import { createSealpost } from "../../src/main.ts";
-import { BOOTSTRAP_KEY, createTestDatabase, tempDir, verifyDomainsForTest } from "./app.ts";
+import { testNode, verifyDomainsForTest } from "./app.ts";
 import { type SealpostProcess, spawnSealpost } from "./process.ts";
 
 const BIN = fileURLToPath(new URL("../../bin/sealpost.js", import.meta.url));
@@ -38,27 +37,17 @@ export function cliSend(args: string[]): Promise<CliRun> {
  * example.com verified beforehand as an operator would. Returns its API base URL.
  */
 export async function startNode(t: TestContext, relayPort: number) {
-  const dataDir = tempDir();
-  const database = await createTestDatabase();
-  let node: SealpostProcess | null = null;
-  t.after(async () => {
-    await node?.kill("SIGKILL");
-    await database.drop();
-    rmSync(dataDir, { recursive: true, force: true });
-  });
-  const env: Record<string, string> = {
-    SEALPOST_DATA_DIR: dataDir,
-    SEALPOST_BOOTSTRAP_KEY: BOOTSTRAP_KEY,
-    SEALPOST_HTTP_PORT: "0",
-    SEALPOST_SMTP_PORT: "0",
-    SEALPOST_SMTPS_PORT: "0",
-    SEALPOST_INBOUND_PORT: "0",
+  const prepared = await testNode({
     SEALPOST_RELAY: `smtp://127.0.0.1:${relayPort}`,
     SEALPOST_WORKER_THREAD: "true",
     SEALPOST_LOG_LEVEL: "trace",
-    SEALPOST_HOSTNAME: "sealpost.test",
-    ...(database.url === undefined ? {} : { SEALPOST_DATABASE_URL: database.url }),
-  };
+  });
+  const { dataDir, database, env } = prepared;
+  let node: SealpostProcess | null = null;
+  t.after(async () => {
+    await node?.kill("SIGKILL");
+    await prepared.remove();
+  });
   const setup = await createSealpost(loadConfig(env), { logger: silentLogger() });
   await verifyDomainsForTest(setup, ["example.com"]);
   await setup.close();

@@ -1,10 +1,9 @@
 import assert from "node:assert/strict";
-import { rmSync } from "node:fs";
 import { test } from "node:test";
 import { loadConfig } from "../../src/config/load.ts";
 import { silentLogger } from "../../src/logging/logger.ts";
 import { createSealpost } from "../../src/main.ts";
-import { BOOTSTRAP_KEY, createTestDatabase, tempDir, verifyDomainsForTest } from "../helpers/app.ts";
+import { BOOTSTRAP_KEY, testNode, verifyDomainsForTest } from "../helpers/app.ts";
 import { type SealpostProcess, spawnSealpost } from "../helpers/process.ts";
 import { startSmtpSink } from "../helpers/smtp-sink.ts";
 
@@ -19,26 +18,14 @@ function messageIdOf(raw: Buffer): string | null {
 test(`crash: ${TOTAL} messages, SIGKILL mid-submission and mid-delivery, restart: none lost`, async (t) => {
   const sink = await startSmtpSink();
   t.after(() => sink.close());
-  const dataDir = tempDir();
-  const database = await createTestDatabase();
-  t.after(async () => {
-    await database.drop();
-    rmSync(dataDir, { recursive: true, force: true });
-  });
-  const env: Record<string, string> = {
-    SEALPOST_DATA_DIR: dataDir,
-    SEALPOST_BOOTSTRAP_KEY: BOOTSTRAP_KEY,
-    SEALPOST_HTTP_PORT: "0",
-    SEALPOST_SMTP_PORT: "0",
-    SEALPOST_SMTPS_PORT: "0",
-    SEALPOST_INBOUND_PORT: "0",
+  const node = await testNode({
     SEALPOST_RELAY: `smtp://127.0.0.1:${sink.port}`,
     SEALPOST_LEASE_SECONDS: "3",
     SEALPOST_WORKER_CONCURRENCY: String(CONCURRENCY),
     SEALPOST_LOG_LEVEL: "warn",
-    SEALPOST_HOSTNAME: "sealpost.test",
-    ...(database.url === undefined ? {} : { SEALPOST_DATABASE_URL: database.url }),
-  };
+  });
+  t.after(() => node.remove());
+  const { env } = node;
 
   // Set up the verified sending domain once, as an operator would before going live.
   const setup = await createSealpost(loadConfig(env), { logger: silentLogger() });
