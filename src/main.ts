@@ -11,7 +11,7 @@ import { DEFAULT_LIMITS } from "./core/message.ts";
 import { createMetrics } from "./core/metrics.ts";
 import type { SubmitDeps } from "./core/submit.ts";
 import { localKeyWrapper } from "./crypto/key-provider.ts";
-import { loadMasterKey } from "./crypto/master-key.ts";
+import { loadConfiguredMasterKey } from "./crypto/master-key.ts";
 import { ensureDevCertificate } from "./crypto/tls-cert.ts";
 import { createDnsResolver, extraCa } from "./delivery/from-config.ts";
 import type { DomainDeps } from "./domains/service.ts";
@@ -96,11 +96,7 @@ export function toolDeps(
 export async function createSealpost(config: Config, opts: SealpostOptions = {}): Promise<Sealpost> {
   const clock = opts.clock ?? systemClock;
   const logger = opts.logger ?? createLogger({ level: config.logLevel });
-  const master = loadMasterKey({
-    ...(config.masterKey === undefined ? {} : { value: config.masterKey }),
-    ...(config.masterKeyFile === undefined ? {} : { file: config.masterKeyFile }),
-    dataDir: config.dataDir,
-  });
+  const master = loadConfiguredMasterKey(config);
   const db = openDb(config.database, config.dataDir);
   try {
     await migrate(db);

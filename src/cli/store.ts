@@ -2,7 +2,7 @@ import type { Config } from "../config/schema.ts";
 import { systemClock } from "../core/clock.ts";
 import { Keyring } from "../core/keyring.ts";
 import { localKeyWrapper } from "../crypto/key-provider.ts";
-import { loadMasterKey } from "../crypto/master-key.ts";
+import { loadConfiguredMasterKey } from "../crypto/master-key.ts";
 import { type Db, openDb } from "../store/db.ts";
 import { migrate } from "../store/migrations.ts";
 
@@ -11,11 +11,7 @@ export async function withStore<T>(
   config: Config,
   run: (db: Db, keyring: Keyring) => Promise<T>,
 ): Promise<T> {
-  const master = loadMasterKey({
-    ...(config.masterKey === undefined ? {} : { value: config.masterKey }),
-    ...(config.masterKeyFile === undefined ? {} : { file: config.masterKeyFile }),
-    dataDir: config.dataDir,
-  });
+  const master = loadConfiguredMasterKey(config);
   const db = openDb(config.database, config.dataDir, { poolSize: 2 });
   try {
     await migrate(db);

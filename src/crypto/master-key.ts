@@ -12,6 +12,7 @@ import {
   writeSync,
 } from "node:fs";
 import { join } from "node:path";
+import type { Config } from "../config/schema.ts";
 import type { RandomSource } from "../core/ids.ts";
 import { KEY_BYTES } from "./aead.ts";
 
@@ -85,6 +86,15 @@ export function masterKeyId(key: Buffer): string {
 }
 
 const FORMAT = "32 bytes as 64 hex characters or base64";
+
+/** The master key as the validated settings name it (SEALPOST_MASTER_KEY[_FILE], else the data dir). */
+export function loadConfiguredMasterKey(config: Config): LoadedMasterKey {
+  return loadMasterKey({
+    ...(config.masterKey === undefined ? {} : { value: config.masterKey }),
+    ...(config.masterKeyFile === undefined ? {} : { file: config.masterKeyFile }),
+    dataDir: config.dataDir,
+  });
+}
 
 export function loadMasterKey(opts: LoadMasterKeyOptions): LoadedMasterKey {
   if (opts.value !== undefined && opts.file !== undefined) {

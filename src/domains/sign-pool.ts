@@ -1,6 +1,7 @@
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import { bodyLength, bodyParts, type MessageBody } from "../core/body.ts";
+import { siblingModule } from "../core/module-url.ts";
 import { type SigningKey, signMessage, withSignatures } from "./dkim.ts";
 
 /**
@@ -40,9 +41,7 @@ export function createSigner(threads: number = defaultSignerThreads()): Signer {
   let nextId = 1;
   let turn = 0;
   const spawn = (): Worker => {
-    const w = new Worker(
-      new URL(import.meta.url.endsWith(".ts") ? "./sign-worker.ts" : "./sign-worker.js", import.meta.url),
-    );
+    const w = new Worker(siblingModule(import.meta.url, "sign-worker"));
     w.unref();
     w.on("message", (msg: { id: number; signatures?: string; error?: string }) => {
       const p = pending.get(msg.id);

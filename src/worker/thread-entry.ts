@@ -4,7 +4,7 @@ import { loadConfig } from "../config/load.ts";
 import { systemClock } from "../core/clock.ts";
 import { Keyring } from "../core/keyring.ts";
 import { localKeyWrapper } from "../crypto/key-provider.ts";
-import { loadMasterKey } from "../crypto/master-key.ts";
+import { loadConfiguredMasterKey } from "../crypto/master-key.ts";
 import { createDnsResolver, extraCa } from "../delivery/from-config.ts";
 import { createLogger } from "../logging/logger.ts";
 import { openDb } from "../store/db.ts";
@@ -30,11 +30,7 @@ try {
 } catch (err) {
   logger.warn({ err }, "could not lower the worker thread's priority");
 }
-const master = loadMasterKey({
-  ...(config.masterKey === undefined ? {} : { value: config.masterKey }),
-  ...(config.masterKeyFile === undefined ? {} : { file: config.masterKeyFile }),
-  dataDir: config.dataDir,
-});
+const master = loadConfiguredMasterKey(config);
 const db = openDb(config.database, config.dataDir);
 const clock = systemClock;
 const keyring = new Keyring({ db, wrapper: localKeyWrapper(master), clock });
@@ -60,4 +56,3 @@ port.on("message", (msg: HostMessage) => {
       port.close();
     })();
 });
-port.postMessage({ type: "started", workerId: delivery.worker.id } satisfies ThreadMessage);

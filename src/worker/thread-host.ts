@@ -1,5 +1,6 @@
 import { randomFill } from "node:crypto";
 import { Worker as Thread } from "node:worker_threads";
+import { siblingModule } from "../core/module-url.ts";
 import type { Logger } from "../logging/logger.ts";
 
 /**
@@ -11,11 +12,9 @@ import type { Logger } from "../logging/logger.ts";
  * store connection and keyring. See docs/adr/0005-worker-thread.md.
  */
 export type HostMessage = { type: "wake" } | { type: "stop" };
-export type ThreadMessage = { type: "started"; workerId: string } | { type: "stopped" };
+export type ThreadMessage = { type: "stopped" };
 
 export interface WorkerThread {
-  /** Resolves once the thread's worker is claiming. */
-  readonly started: Promise<void>;
   /** After a local commit: start on the new work now rather than at the next poll. */
   notify(): void;
   /** Stops claiming, lets in-flight deliveries finish and record, ends the thread. */
@@ -32,12 +31,9 @@ export function startWorkerThread(
   // Queue something here first, so the pool serves the API at normal priority rather
   // than at the worker thread's lowered one.
   randomFill(Buffer.alloc(1), () => {});
-  const thread = new Thread(
-    new URL(import.meta.url.endsWith(".ts") ? "./thread-entry.ts" : "./thread-entry.js", import.meta.url),
-    {
-      workerData: { env: { ...env } },
-    },
-  );
+  const thread = new Thread(siblingModule(import.meta.url, "thread-entry"), {
+    workerData: { env: { ...env } },
+  });
   let stopping = false;
   let failed = false;
   let wakePending = false;
@@ -46,35 +42,24 @@ export function startWorkerThread(
     failed = true;
     onFatal(err);
   };
-  let resolveStarted: () => void = () => {};
-  let rejectStarted: (err: unknown) => void = () => {};
-  const started = new Promise<void>((resolve, reject) => {
-    resolveStarted = resolve;
-    rejectStarted = reject;
-  });
-  started.catch(() => {});
   let resolveStopped: () => void = () => {};
   const stopped = new Promise<void>((resolve) => {
     resolveStopped = resolve;
   });
   thread.on("message", (msg: ThreadMessage) => {
-    if (msg.type === "started") resolveStarted();
-    else if (msg.type === "stopped") resolveStopped();
+    if (msg.type === "stopped") resolveStopped();
   });
   thread.on("error", (err) => {
     logger.error({ err }, "delivery worker thread failed");
-    rejectStarted(err);
     resolveStopped();
     fail(err);
   });
   thread.on("exit", (code) => {
-    rejectStarted(new Error("worker thread exited"));
     resolveStopped();
     if (!stopping && !failed) logger.error({ code: String(code) }, "delivery worker thread exited");
     fail(new Error("worker thread exited"));
   });
   return {
-    started,
     notify() {
       // Coalesce: one wake per turn of the event loop is enough for any number of commits.
       if (wakePending || stopping) return;
