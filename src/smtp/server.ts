@@ -1,7 +1,7 @@
 import type { AddressInfo } from "node:net";
 import { simpleParser } from "mailparser";
 import type { SMTPServerDataStream, SMTPServerOptions, SMTPServerSession } from "smtp-server";
-import { parseBareAddress } from "../core/address.ts";
+import { parseAddress, parseBareAddress } from "../core/address.ts";
 import { authenticate } from "../core/api-keys.ts";
 import type { Clock } from "../core/clock.ts";
 import { isSealpostError, SealpostError } from "../core/errors.ts";
@@ -127,6 +127,15 @@ function options(deps: SmtpDeps, secure: boolean, state: StateOf): SMTPServerOpt
           callback(null, { user: principal.keyId });
         },
         (err: unknown) => callback(toSmtpError(err)),
+      );
+    },
+    onRcptTo(address, _session, callback) {
+      // An address the submit path would refuse is refused here, at RCPT where RFC 5321 puts
+      // it (553 5.1.3), not after the client has sent the whole message.
+      callback(
+        parseAddress(address.address) === null
+          ? toSmtpError(new SealpostError("invalid_address", { field: "RCPT TO" }))
+          : null,
       );
     },
     onMailFrom(address, session, callback) {

@@ -66,6 +66,19 @@ test("MAIL FROM: a live key needs a verified domain (a null sender has none); re
   conn.destroy();
 });
 
+test("RCPT TO: an address the submit path would refuse gets 553 5.1.3 at RCPT, not a 554 after DATA", async (t) => {
+  const { adminKey, ports } = await smtpApp(t);
+  const { conn } = await rawSession(ports.smtps, { implicitTls: true, key: adminKey });
+  assert.match(line(await command(conn, "MAIL FROM:<clinic@example.com>")), /^250 /);
+  for (const bad of ["pat@localhost", "pat@[127.0.0.1]"]) {
+    const reply = await command(conn, `RCPT TO:<${bad}>`);
+    assert.match(line(reply), /^553 5\.1\.3 /, bad);
+    assert.doesNotMatch(reply.text, /pat@/, "the address is not echoed");
+  }
+  assert.match(line(await command(conn, "RCPT TO:<p@example.org>")), /^250 2\.1\.5 /);
+  conn.destroy();
+});
+
 test("three failed AUTH attempts end the session with 421 4.7.0", async (t) => {
   const { ports } = await smtpApp(t);
   const { conn } = await rawSession(ports.smtp);
