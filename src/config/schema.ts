@@ -1,5 +1,7 @@
 import { isIP } from "node:net";
 import { hostname } from "node:os";
+import { type Cidr, parseCidr } from "../core/cidr.ts";
+import { parseRateLimit, type RateLimit } from "../core/rate-limit.ts";
 
 /**
  * Every setting sealpost reads, with its description and default. This is the single
@@ -73,6 +75,35 @@ function bool(env: string, description: string, fallback = false): Setting<boole
       if (raw === "false" || raw === "0") return false;
       if (raw === "true" || raw === "1") return true;
       throw new SettingError("must be true or false");
+    },
+  };
+}
+
+function rateLimit(env: string, description: string, fallback: string): Setting<RateLimit> {
+  return {
+    env,
+    description,
+    defaultText: fallback,
+    parse: (raw) => {
+      const limit = parseRateLimit(raw === undefined || raw === "" ? fallback : raw.trim());
+      if (limit === null) throw new SettingError("must be <n>/<s|m|h> (for example 100/s) or off");
+      return limit;
+    },
+  };
+}
+
+function cidrList(env: string, description: string): Setting<readonly Cidr[]> {
+  return {
+    env,
+    description,
+    defaultText: "none",
+    parse: (raw) => {
+      if (raw === undefined || raw.trim() === "") return [];
+      return raw.split(",").map((part) => {
+        const cidr = parseCidr(part);
+        if (cidr === null) throw new SettingError("must be a comma-separated list of CIDRs or IP addresses");
+        return cidr;
+      });
     },
   };
 }
@@ -169,6 +200,70 @@ export const SETTINGS = {
   behindProxy: bool(
     "SEALPOST_BEHIND_PROXY",
     "Set when a TLS-terminating proxy fronts the API, to allow plain HTTP on a non-loopback interface.",
+  ),
+  publicUrl: {
+    env: "SEALPOST_PUBLIC_URL",
+    description:
+      "The URL clients reach the API at: the OAuth issuer and audience, and the base of the JWKS URL. Must be the same on every node. Unset: http(s)://<SEALPOST_HTTP_HOST>:<SEALPOST_HTTP_PORT>.",
+    defaultText: "from host and port",
+    parse: (raw: string | undefined): string | undefined => {
+      if (raw === undefined || raw === "") return undefined;
+      let url: URL;
+      try {
+        url = new URL(raw);
+      } catch {
+        throw new SettingError("must be an http(s) URL");
+      }
+      if ((url.protocol !== "https:" && url.protocol !== "http:") || url.search !== "" || url.hash !== "")
+        throw new SettingError("must be an http(s) URL without query or fragment");
+      return raw.replace(/\/+$/, "");
+    },
+  },
+  trustedProxies: cidrList(
+    "SEALPOST_TRUSTED_PROXIES",
+    "Comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed for the client address (IP allowlists, lockout, rate limits). Unset: the peer address is the client.",
+  ),
+  rateLimitKey: rateLimit(
+    "SEALPOST_RATE_LIMIT_KEY",
+    "Default request rate limit per API key, `<n>/<s|m|h>` or `off`; a key's or org's own limit overrides it.",
+    "100/s",
+  ),
+  rateLimitOrg: rateLimit(
+    "SEALPOST_RATE_LIMIT_ORG",
+    "Default request rate limit per organization, `<n>/<s|m|h>` or `off`; an org's own limit overrides it.",
+    "500/s",
+  ),
+  authMaxFailures: int(
+    "SEALPOST_AUTH_MAX_FAILURES",
+    "Failed authentications from one address (IPv6: one /64) within the failure window after which it is locked out.",
+    10,
+    1,
+    10_000,
+  ),
+  authFailureWindowSeconds: int(
+    "SEALPOST_AUTH_FAILURE_WINDOW_SECONDS",
+    "Window in which failed authentications from one address are counted.",
+    600,
+    1,
+    86_400,
+  ),
+  authLockoutSeconds: int(
+    "SEALPOST_AUTH_LOCKOUT_SECONDS",
+    "How long a locked-out address is refused (429 auth_locked), even with a correct key.",
+    900,
+    1,
+    86_400,
+  ),
+  authLockoutExempt: cidrList(
+    "SEALPOST_AUTH_LOCKOUT_EXEMPT",
+    "Comma-separated CIDRs never locked out (for example a hospital NAT shared by many applications).",
+  ),
+  oauthTokenSeconds: int(
+    "SEALPOST_OAUTH_TOKEN_SECONDS",
+    "Lifetime of OAuth 2.0 access tokens (JWTs) issued by POST /oauth/token.",
+    900,
+    60,
+    3600,
   ),
   dnsServers: {
     env: "SEALPOST_DNS_SERVERS",

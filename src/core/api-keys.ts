@@ -3,7 +3,7 @@ import type { Db } from "../store/db.ts";
 import { findApiKeyByHash, insertApiKey } from "../store/orgs.ts";
 import type { Clock } from "./clock.ts";
 import { newId } from "./ids.ts";
-import { ALL_SCOPES, type Principal, type Scope } from "./principal.ts";
+import { ALL_SCOPES, type AuthMethod, type Principal, type Scope } from "./principal.ts";
 
 /**
  * API keys. The token is shown once; only its SHA-256 is stored. Lookup is by that hash,
@@ -57,14 +57,37 @@ export async function createApiKey(
     created_at: clock.now(),
     expires_at: null,
     revoked_at: null,
+    hash_alg: "sha256",
+    prev_secret_hash: null,
+    prev_expires_at: null,
+    signing_key: null,
+    prev_signing_key: null,
+    signing_key_by: null,
+    sender_domains: null,
+    allowed_ips: null,
+    auth_methods: null,
+    rate_limit: null,
+    created_by: opts.name === "bootstrap" ? "bootstrap" : null,
   });
   return { id, token, mode: opts.mode, scopes: opts.scopes, orgId: opts.orgId };
 }
 
-export async function authenticate(db: Db, clock: Clock, token: string): Promise<Principal | null> {
+export async function authenticate(
+  db: Db,
+  clock: Clock,
+  token: string,
+  method: AuthMethod = "bearer",
+): Promise<Principal | null> {
   if (token.length < 32 || token.length > 256) return null;
   const row = await findApiKeyByHash(db, hashToken(token));
   if (row === undefined || row.revoked_at !== null) return null;
   if (row.expires_at !== null && row.expires_at <= clock.now()) return null;
-  return { orgId: row.org_id, keyId: row.id, mode: row.mode, scopes: JSON.parse(row.scopes) as Scope[] };
+  return {
+    orgId: row.org_id,
+    keyId: row.id,
+    mode: row.mode,
+    scopes: JSON.parse(row.scopes) as Scope[],
+    senderDomains: null,
+    method,
+  };
 }

@@ -15,6 +15,7 @@ export function attachmentPartAad(messageId: string, idx: number, seq: number): 
 
 export function sealAttachmentParts(
   key: Buffer,
+  orgId: string,
   messageId: string,
   idx: number,
   content: Buffer,
@@ -25,6 +26,7 @@ export function sealAttachmentParts(
     const slice = content.subarray(seq * PART_BYTES, (seq + 1) * PART_BYTES);
     parts.push({
       message_id: messageId,
+      org_id: orgId,
       idx,
       seq,
       content: seal(key, slice, attachmentPartAad(messageId, idx, seq)),

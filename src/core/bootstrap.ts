@@ -11,7 +11,7 @@ export async function ensureOrg(db: Db, keyring: Keyring, clock: Clock, name: st
   const existing = await findOrgByName(db, name);
   if (existing !== undefined) return existing;
   const id = newId("org", clock.now());
-  return insertOrg(db, { id, name, created_at: clock.now() }, await keyring.newOrgKeys(id));
+  return insertOrg(db, { id, name, created_at: clock.now(), rate_limit: null }, await keyring.newOrgKeys(id));
 }
 
 /**

@@ -7,7 +7,7 @@ import { pooledRandomBytes } from "../crypto/random.ts";
  */
 const ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz";
 
-export type IdPrefix = "msg" | "dlv" | "evt" | "org" | "key" | "okey" | "att" | "dom" | "sup";
+export type IdPrefix = "msg" | "dlv" | "evt" | "org" | "key" | "okey" | "att" | "dom" | "sup" | "ikey";
 
 export type RandomSource = (size: number) => Buffer;
 

@@ -123,7 +123,9 @@ export async function buildRows(
       request_hash: idem?.request ?? null,
       send_at: sendAt,
     },
-    attachments: msg.attachments.flatMap((a, idx) => sealAttachmentParts(dek.key, messageId, idx, a.content)),
+    attachments: msg.attachments.flatMap((a, idx) =>
+      sealAttachmentParts(dek.key, principal.orgId, messageId, idx, a.content),
+    ),
     deliveries,
     events,
   };

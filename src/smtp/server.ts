@@ -116,7 +116,7 @@ function options(deps: SmtpDeps, secure: boolean, state: StateOf): SMTPServerOpt
     disabledCommands: secure ? ["STARTTLS"] : [],
     onAuth(auth, session, callback) {
       const s = state(session);
-      authenticate(deps.db, deps.clock, auth.password ?? "").then(
+      authenticate(deps.db, deps.clock, auth.password ?? "", "smtp").then(
         (principal) => {
           if (principal === null || !hasScope(principal, "messages:send")) {
             s.authFailures++;

@@ -264,6 +264,92 @@ function attachmentParts(dialect: Dialect): Migration {
   };
 }
 
+/**
+ * Access control and tenancy (ADR 0008): instance keys (the key-hash pepper and the JWT
+ * signing keys), the new API-key columns, HMAC nonces, org rate limits, and the org of
+ * every attachment part. Rate-limit and lockout counters are tables on PostgreSQL only,
+ * UNLOGGED (a crash merely resets them); on SQLite they live in memory.
+ */
+function accessControl(dialect: Dialect): Migration {
+  const bin = blob(dialect);
+  return {
+    async up(db: AnyDb) {
+      await db.schema
+        .createTable("instance_keys")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("purpose", "text", (c) => c.notNull())
+        .addColumn("wrapped", bin, (c) => c.notNull())
+        .addColumn("master_key_id", "text", (c) => c.notNull())
+        .addColumn("public_jwk", "text")
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .addColumn("retired_at", "bigint")
+        .execute();
+      await db.schema
+        .createIndex("instance_keys_active")
+        .on("instance_keys")
+        .column("purpose")
+        .unique()
+        .where(sql.ref("retired_at"), "is", null)
+        .execute();
+      const apiKeyColumns: [string, "text" | "bigint" | "blob" | "bytea"][] = [
+        ["prev_secret_hash", "text"],
+        ["prev_expires_at", "bigint"],
+        ["signing_key", bin],
+        ["prev_signing_key", bin],
+        ["signing_key_by", "text"],
+        ["sender_domains", "text"],
+        ["allowed_ips", "text"],
+        ["auth_methods", "text"],
+        ["rate_limit", "text"],
+        ["created_by", "text"],
+      ];
+      await db.schema
+        .alterTable("api_keys")
+        .addColumn("hash_alg", "text", (c) => c.notNull().defaultTo("sha256"))
+        .execute();
+      for (const [name, type] of apiKeyColumns)
+        await db.schema.alterTable("api_keys").addColumn(name, type).execute();
+      await sql`update api_keys set created_by = 'bootstrap' where name = 'bootstrap'`.execute(db);
+      await db.schema.createIndex("api_keys_org_id").on("api_keys").columns(["org_id", "id"]).execute();
+      await db.schema
+        .createIndex("api_keys_prev_secret_hash")
+        .on("api_keys")
+        .column("prev_secret_hash")
+        .where("prev_secret_hash", "is not", null)
+        .execute();
+      await db.schema.alterTable("orgs").addColumn("rate_limit", "text").execute();
+      await db.schema.alterTable("attachment_parts").addColumn("org_id", "text").execute();
+      await sql`update attachment_parts set org_id =
+        (select org_id from messages where messages.id = attachment_parts.message_id)`.execute(db);
+      await db.schema
+        .createTable("auth_nonces")
+        .addColumn("key_id", "text", (c) => c.notNull())
+        .addColumn("nonce", "text", (c) => c.notNull())
+        .addColumn("expires_at", "bigint", (c) => c.notNull())
+        .addPrimaryKeyConstraint("auth_nonces_pk", ["key_id", "nonce"])
+        .execute();
+      await db.schema.createIndex("auth_nonces_expiry").on("auth_nonces").column("expires_at").execute();
+      if (dialect !== "postgres") return;
+      await db.schema
+        .createTable("rate_limits")
+        .modifyFront(sql`unlogged`)
+        .addColumn("bucket", "text", (c) => c.primaryKey())
+        .addColumn("tat", "bigint", (c) => c.notNull())
+        .addColumn("period_ms", "bigint", (c) => c.notNull())
+        .addColumn("window_ms", "bigint", (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable("auth_failures")
+        .modifyFront(sql`unlogged`)
+        .addColumn("source", "text", (c) => c.primaryKey())
+        .addColumn("window_start", "bigint", (c) => c.notNull())
+        .addColumn("failures", "integer", (c) => c.notNull())
+        .addColumn("locked_until", "bigint")
+        .execute();
+    },
+  };
+}
+
 function migrations(dialect: Dialect): Record<string, Migration> {
   return {
     "0001_initial": initial(dialect),
@@ -271,6 +357,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     "0003_lease_index": leaseIndex,
     "0004_batch_and_schedule": batchAndSchedule,
     "0005_attachment_parts": attachmentParts(dialect),
+    "0006_access_control": accessControl(dialect),
   };
 }
 

@@ -7,6 +7,48 @@ export interface OrgsTable {
   id: string;
   name: string;
   created_at: number;
+  /** `<n>/<s|m|h>` or `off`; null: SEALPOST_RATE_LIMIT_ORG. */
+  rate_limit: string | null;
+}
+
+/**
+ * Instance-wide keys (ADR 0008), wrapped by the master key with AAD `instkey:<id>:<purpose>`:
+ * `key_hash` is the pepper of API-key hashes (never rotated; re-wrapped with the master key),
+ * `jwt_es256` an OAuth access-token signing key (its id is the JWT `kid`).
+ */
+export interface InstanceKeysTable {
+  id: string;
+  purpose: "key_hash" | "jwt_es256";
+  wrapped: Uint8Array;
+  master_key_id: string;
+  /** The public JWK (JSON) of a signing key; null for the pepper. */
+  public_jwk: string | null;
+  created_at: number;
+  retired_at: number | null;
+}
+
+/** A used HMAC request nonce, kept until its signature's window has passed. */
+export interface AuthNoncesTable {
+  key_id: string;
+  nonce: string;
+  expires_at: number;
+}
+
+/** GCRA state of one rate-limit bucket (`k:<key id>` or `o:<org id>`); PostgreSQL only, UNLOGGED. */
+export interface RateLimitsTable {
+  bucket: string;
+  /** Theoretical arrival time, epoch ms. */
+  tat: number;
+  period_ms: number;
+  window_ms: number;
+}
+
+/** Failed authentications of one source (IPv4 address or IPv6 /64); PostgreSQL only, UNLOGGED. */
+export interface AuthFailuresTable {
+  source: string;
+  window_start: number;
+  failures: number;
+  locked_until: number | null;
 }
 
 export interface OrgKeysTable {
@@ -24,13 +66,32 @@ export interface ApiKeysTable {
   id: string;
   org_id: string;
   name: string;
-  /** SHA-256 of the whole secret token, hex. */
+  /** Hash of the whole secret token, hex: `hmac-sha256` keyed by the instance pepper, or legacy `sha256`. */
   secret_hash: string;
+  hash_alg: "sha256" | "hmac-sha256";
+  /** JSON list of scopes. */
   scopes: string;
   mode: "live" | "test";
   created_at: number;
   expires_at: number | null;
   revoked_at: number | null;
+  /** After a rotation: the previous token's hash, valid until `prev_expires_at`. */
+  prev_secret_hash: string | null;
+  prev_expires_at: number | null;
+  /** HMAC request-signing key derived from the token, sealed with the org data key `signing_key_by` (AAD `apikey-sign:<id>`). */
+  signing_key: Uint8Array | null;
+  prev_signing_key: Uint8Array | null;
+  signing_key_by: string | null;
+  /** JSON list of ASCII domains; null: any verified domain of the org. */
+  sender_domains: string | null;
+  /** JSON list of CIDRs; null: any address. */
+  allowed_ips: string | null;
+  /** JSON list of methods (bearer basic hmac oauth smtp); null: all. */
+  auth_methods: string | null;
+  /** `<n>/<s|m|h>` or `off`; null: the org's, else SEALPOST_RATE_LIMIT_KEY. */
+  rate_limit: string | null;
+  /** `bootstrap`, `cli`, or the id of the key that created it. */
+  created_by: string | null;
 }
 
 export interface MessagesTable {
@@ -73,6 +134,8 @@ export interface BatchesTable {
 /** One sealed part (≤ 1 MiB of plaintext) of an attachment; see ADR 0006. */
 export interface AttachmentPartsTable {
   message_id: string;
+  /** Filled from the message since migration 0006; every org-owned table carries its org. */
+  org_id: string;
   idx: number;
   seq: number;
   content: Uint8Array;
@@ -187,6 +250,10 @@ export interface Database {
   orgs: OrgsTable;
   org_keys: OrgKeysTable;
   api_keys: ApiKeysTable;
+  instance_keys: InstanceKeysTable;
+  auth_nonces: AuthNoncesTable;
+  rate_limits: RateLimitsTable;
+  auth_failures: AuthFailuresTable;
   messages: MessagesTable;
   batches: BatchesTable;
   attachment_parts: AttachmentPartsTable;

@@ -14,7 +14,7 @@ const key = randomBytes(32);
 test("an attachment is sealed in 1 MiB parts that open back to the same bytes", async () => {
   for (const size of [0, 1, PART_BYTES - 1, PART_BYTES, PART_BYTES + 1, 3 * PART_BYTES + 17]) {
     const content = randomBytes(size);
-    const parts = sealAttachmentParts(key, "msg_a", 2, content);
+    const parts = sealAttachmentParts(key, "org_a", "msg_a", 2, content);
     assert.equal(parts.length, Math.max(1, Math.ceil(size / PART_BYTES)), `parts for ${size}`);
     assert.deepEqual(
       parts.map((p) => p.seq),
@@ -27,7 +27,7 @@ test("an attachment is sealed in 1 MiB parts that open back to the same bytes", 
 
 test("a missing, reordered, moved or truncated part is refused, never a shorter attachment", async () => {
   const content = randomBytes(3 * PART_BYTES);
-  const parts = sealAttachmentParts(key, "msg_a", 0, content);
+  const parts = sealAttachmentParts(key, "org_a", "msg_a", 0, content);
   const [p0, p1, p2] = parts;
   assert.ok(p0 !== undefined && p1 !== undefined && p2 !== undefined);
   const size = content.length;
