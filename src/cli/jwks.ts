@@ -1,0 +1,35 @@
+import { rotateSigningKey } from "../auth/jwt.ts";
+import type { Config } from "../config/schema.ts";
+import { systemClock } from "../core/clock.ts";
+import { localKeyWrapper } from "../crypto/key-provider.ts";
+import { loadConfiguredMasterKey } from "../crypto/master-key.ts";
+import { print, printError, printJson } from "./output.ts";
+import { withStore } from "./store.ts";
+
+export interface JwksArgs {
+  action: string | undefined;
+  json: boolean;
+}
+
+/**
+ * `sealpost jwks rotate [--json]`: a new JWT signing key, the old one retired in the same
+ * transaction (ADR 0008 §4). Running nodes sign with the new key within 60 s; tokens
+ * signed by the old key keep verifying until they expire.
+ */
+export async function jwksCommand(config: Config, args: JwksArgs): Promise<number> {
+  if (args.action !== "rotate") {
+    printError("usage: sealpost jwks rotate [--json]");
+    return 2;
+  }
+  const wrapper = localKeyWrapper(loadConfiguredMasterKey(config));
+  return withStore(config, async (db) => {
+    const { kid, retired } = await rotateSigningKey({ db, wrapper, clock: systemClock });
+    if (args.json) printJson({ kid, retired: retired ?? null });
+    else
+      print(
+        `New JWT signing key ${kid}${retired === undefined ? "" : `; retired ${retired}`}. ` +
+          `Nodes switch within 60 s; the JWKS keeps the old key until its tokens have expired.`,
+      );
+    return 0;
+  });
+}
