@@ -334,8 +334,9 @@ function accessControl(dialect: Dialect): Migration {
         .createTable("rate_limits")
         .modifyFront(sql`unlogged`)
         .addColumn("bucket", "text", (c) => c.primaryKey())
-        .addColumn("tat", "bigint", (c) => c.notNull())
-        .addColumn("period_ms", "bigint", (c) => c.notNull())
+        // float8: T = w/q is fractional (auth/limiter.ts keeps it on a 1/1024 ms grid).
+        .addColumn("tat", "double precision", (c) => c.notNull())
+        .addColumn("period_ms", "double precision", (c) => c.notNull())
         .addColumn("window_ms", "bigint", (c) => c.notNull())
         .execute();
       await db.schema
