@@ -3,22 +3,30 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { buildApi } from "./api/server.ts";
+import { createAdmission, startAdmissionPruning } from "./auth/admission.ts";
+import { createAuthenticator, type KeyAuthenticator } from "./auth/authenticate.ts";
+import { loadPepper } from "./auth/instance-keys.ts";
+import { JwtKeys } from "./auth/jwt.ts";
+import type { KeyDeps } from "./auth/keys.ts";
+import { OAuthService } from "./auth/oauth.ts";
+import { trustProxyOption } from "./auth/source.ts";
+import type { Authenticator } from "./auth/types.ts";
 import type { Config } from "./config/schema.ts";
-import { ensureBootstrapKey, ensureOrg } from "./core/bootstrap.ts";
+import { ensureBootstrapKey } from "./core/bootstrap.ts";
 import { type Clock, systemClock } from "./core/clock.ts";
 import { Keyring } from "./core/keyring.ts";
 import { DEFAULT_LIMITS } from "./core/message.ts";
 import { createMetrics } from "./core/metrics.ts";
+import { ensureOrg } from "./core/orgs.ts";
 import type { SubmitDeps } from "./core/submit.ts";
-import { localKeyWrapper } from "./crypto/key-provider.ts";
+import { type KeyWrapper, localKeyWrapper } from "./crypto/key-provider.ts";
 import { loadConfiguredMasterKey } from "./crypto/master-key.ts";
 import { ensureDevCertificate } from "./crypto/tls-cert.ts";
 import { createDnsResolver, extraCa } from "./delivery/from-config.ts";
-import type { DomainDeps } from "./domains/service.ts";
+import { type DomainDeps, senderDomainVerified } from "./domains/service.ts";
 import { createLogger, type Logger } from "./logging/logger.ts";
 import { createSubmissionServers, type SubmissionServers } from "./smtp/server.ts";
 import { type Db, openDb } from "./store/db.ts";
-import { findDomainByName } from "./store/domains.ts";
 import { GroupCommitter } from "./store/group-commit.ts";
 import { insertSubmissions, type SubmissionRows } from "./store/messages.ts";
 import { migrate } from "./store/migrations.ts";
@@ -66,6 +74,14 @@ export interface Sealpost {
   defaultOrgId: string;
   /** True when the bootstrap key was created by this start. */
   bootstrapCreated: boolean;
+  /** What the API-key service needs (the CLI and tests make keys with it). */
+  keys: KeyDeps;
+  /** The one authenticator of HTTP and SMTP. */
+  authenticator: Authenticator;
+  /** OAuth access-token signing keys. */
+  jwt: JwtKeys;
+  /** The OAuth issuer and audience: SEALPOST_PUBLIC_URL, else http(s)://host:port. */
+  issuer: string;
   masterKeySource: string;
   listen(): Promise<string>;
   /** Starts SMTP submission (587 STARTTLS, 465 implicit TLS); returns the bound ports. */
@@ -75,6 +91,61 @@ export interface Sealpost {
 }
 
 export { createDnsResolver, extraCa };
+
+/** SEALPOST_PUBLIC_URL, else the API's own address (an IPv6 host in brackets). */
+export function issuerOf(config: Config, https: boolean): string {
+  if (config.publicUrl !== undefined) return config.publicUrl;
+  const host = config.httpHost.includes(":") ? `[${config.httpHost}]` : config.httpHost;
+  return `${https ? "https" : "http"}://${host}:${config.httpPort}`;
+}
+
+interface AccessControl {
+  keys: KeyDeps;
+  authenticator: KeyAuthenticator;
+  oauth: OAuthService;
+  /** Stops the admission pruning timer. */
+  stop(): void;
+}
+
+/**
+ * Authentication (ADR 0008 §4–6): the key-hash pepper, the first JWT signing key, lockout
+ * and rate limits (with their pruning timer), the one authenticator and the OAuth service.
+ */
+async function createAccessControl(
+  config: Config,
+  deps: { db: Db; wrapper: KeyWrapper; keyring: Keyring; clock: Clock; logger: Logger; jwt: JwtKeys },
+): Promise<AccessControl> {
+  const { db, wrapper, keyring, clock, jwt } = deps;
+  const keys: KeyDeps = { db, keyring, clock, pepper: await loadPepper({ db, wrapper, clock }) };
+  await jwt.init();
+  if (config.behindProxy && config.trustedProxies.length === 0)
+    deps.logger.warn(
+      { setting: "SEALPOST_TRUSTED_PROXIES" },
+      "SEALPOST_BEHIND_PROXY is set without SEALPOST_TRUSTED_PROXIES: every request seems to come from the proxy, so IP allowlists, lockout and rate limits see one client",
+    );
+  const admission = createAdmission({
+    db,
+    maxFailures: config.authMaxFailures,
+    failureWindowMs: config.authFailureWindowSeconds * 1000,
+    lockoutMs: config.authLockoutSeconds * 1000,
+    exempt: config.authLockoutExempt,
+  });
+  const authenticator = createAuthenticator({
+    db,
+    keyring,
+    clock,
+    admission,
+    jwt,
+    pepper: keys.pepper,
+    limits: { key: config.rateLimitKey, org: config.rateLimitOrg },
+  });
+  return {
+    keys,
+    authenticator,
+    oauth: new OAuthService({ authenticator, jwt }),
+    stop: startAdmissionPruning(admission, clock),
+  };
+}
 
 /** What the TLS tools need; also used by the CLI without a database. */
 export function toolDeps(
@@ -104,12 +175,30 @@ export async function createSealpost(config: Config, opts: SealpostOptions = {})
     await db.close();
     throw err;
   }
-  const keyring = new Keyring({ db, wrapper: localKeyWrapper(master), clock });
-  const org = await ensureOrg(db, keyring, clock, "default");
-  const bootstrapCreated =
-    config.bootstrapKey === undefined
-      ? false
-      : await ensureBootstrapKey(db, clock, org.id, config.bootstrapKey);
+  const wrapper = localKeyWrapper(master);
+  const keyring = new Keyring({ db, wrapper, clock });
+  const https =
+    config.tlsCert === undefined || config.tlsKey === undefined
+      ? null
+      : { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) };
+  const issuer = issuerOf(config, https !== null);
+  const jwt = new JwtKeys({ db, wrapper, clock, issuer, ttlSeconds: config.oauthTokenSeconds });
+  let access: AccessControl;
+  let org: Awaited<ReturnType<typeof ensureOrg>>;
+  let bootstrapCreated: boolean;
+  try {
+    access = await createAccessControl(config, { db, wrapper, keyring, clock, logger, jwt });
+    org = await ensureOrg(db, keyring, clock, "default");
+    bootstrapCreated =
+      config.bootstrapKey === undefined
+        ? false
+        : await ensureBootstrapKey(access.keys, org.id, config.bootstrapKey);
+  } catch (err) {
+    jwt.close();
+    await db.close();
+    throw err;
+  }
+  const { keys, authenticator } = access;
 
   const resolver = createDnsResolver(config);
   const domains: DomainDeps = { db, keyring, clock, resolver, hostname: config.hostname };
@@ -143,18 +232,13 @@ export async function createSealpost(config: Config, opts: SealpostOptions = {})
     committer,
     limits: DEFAULT_LIMITS,
     maxDeliveryMs: config.maxDeliveryHours * 3_600_000,
-    senderVerified: async (orgId, domain) =>
-      (await findDomainByName(db, orgId, domain))?.status === "verified",
+    senderVerified: senderDomainVerified,
     notify: () => {
       inline?.worker.notify();
       for (const t of threads) t.notify();
     },
   };
   let ready = false;
-  const https =
-    config.tlsCert === undefined || config.tlsKey === undefined
-      ? null
-      : { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) };
   const api = await buildApi({
     https,
     db,
@@ -167,6 +251,12 @@ export async function createSealpost(config: Config, opts: SealpostOptions = {})
     bodyLimit: config.maxMessageBytes,
     ready: () => ready,
     metrics: () => metrics.render(),
+    authn: { authenticator },
+    keys,
+    oauth: access.oauth,
+    jwt,
+    issuer,
+    trustProxy: trustProxyOption(config.trustedProxies),
   });
   let smtp: SubmissionServers | null = null;
   return {
@@ -180,6 +270,10 @@ export async function createSealpost(config: Config, opts: SealpostOptions = {})
     worker: inline?.worker ?? null,
     defaultOrgId: org.id,
     bootstrapCreated,
+    keys,
+    authenticator,
+    jwt,
+    issuer,
     masterKeySource: master.source,
     async listen() {
       const address = await api.listen({ host: config.httpHost, port: config.httpPort });
@@ -198,6 +292,7 @@ export async function createSealpost(config: Config, opts: SealpostOptions = {})
         clock,
         logger,
         submit,
+        authenticator,
         hostname: config.hostname,
         tls,
         maxMessageBytes: config.maxMessageBytes,
@@ -234,6 +329,8 @@ export async function createSealpost(config: Config, opts: SealpostOptions = {})
       await Promise.all(threads.map((t) => t.stop()));
       await inline?.close();
       await committer.flushed();
+      access.stop();
+      jwt.close();
       await db.close();
     },
   };

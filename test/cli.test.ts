@@ -56,7 +56,7 @@ test("migrate, keys create/list/revoke with --json", async (t) => {
   );
   assert.equal(created.status, 0, created.stderr);
   const key = JSON.parse(created.stdout);
-  assert.match(key.key, /^sp_test_[0-9A-Za-z]{32}$/);
+  assert.match(key.key, /^sp_test_[0-9a-hjkmnp-tv-z]{26}_[0-9A-Za-z]{43}$/);
   assert.match(key.id, /^key_/);
   assert.deepEqual(key.scopes, ["messages:send", "messages:read"]);
   if (env.SEALPOST_DATABASE_URL === undefined) {

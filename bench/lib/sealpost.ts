@@ -71,6 +71,9 @@ export async function prepareInstance(opts: InstanceOptions): Promise<PreparedIn
     SEALPOST_INBOUND_PORT: "0",
     SEALPOST_RELAY: `smtp://127.0.0.1:${opts.sinkPort}`,
     SEALPOST_HOSTNAME: "sealpost.bench",
+    // Limits high enough never to refuse, so the bench prices the charge without being capped by it.
+    SEALPOST_RATE_LIMIT_KEY: "100000/s",
+    SEALPOST_RATE_LIMIT_ORG: "100000/s",
     SEALPOST_LOG_LEVEL: opts.passthrough.SEALPOST_LOG_LEVEL ?? "warn",
     ...(database === null ? {} : { SEALPOST_DATABASE_URL: database.url }),
     ...opts.env,

@@ -1,21 +1,30 @@
 import fastifySwagger from "@fastify/swagger";
 import fastifySwaggerUi from "@fastify/swagger-ui";
 import Fastify, { type FastifyInstance } from "fastify";
+import { access, enforceAccess, securitySchemes } from "./access.ts";
+import { createAuthn } from "./authn-hook.ts";
 import type { ApiDeps } from "./context.ts";
 import { clientErrorHandler, expectationHandler } from "./http-errors.ts";
 import { errorHandler, frameworkErrorCode, problemFor, sendProblem } from "./problem.ts";
+import { registerAdminRoutes } from "./routes/admin.ts";
+import { registerApiKeyRoutes } from "./routes/api-keys.ts";
 import { registerDomainRoutes } from "./routes/domains.ts";
 import { registerHealthRoutes } from "./routes/health.ts";
 import { registerMessageRoutes } from "./routes/messages.ts";
+import { registerOAuthRoutes } from "./routes/oauth.ts";
 import { registerPauboxRoutes } from "./routes/paubox.ts";
 import { registerSandboxRoutes } from "./routes/sandbox.ts";
 import { registerSuppressionRoutes } from "./routes/suppressions.ts";
 import { registerHeaderToolRoutes } from "./routes/tools-headers.ts";
 import { registerTlsCheckRoutes } from "./routes/tools-tls.ts";
+import { registerWellKnownRoutes } from "./routes/well-known.ts";
 
 /**
  * Builds the HTTP API. Request logging is ours (allow-listed fields only): Fastify's own
  * request logs would include URLs with query strings, which can carry addresses.
+ *
+ * Every route declares its access (api/access.ts); the onRoute hook installed before any
+ * route attaches authentication to the protected ones and refuses undeclared ones.
  */
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const app = Fastify({
@@ -27,6 +36,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     clientErrorHandler,
     logger: false,
     bodyLimit: deps.bodyLimit,
+    // SEALPOST_TRUSTED_PROXIES: whose X-Forwarded-For gives request.ip (auth/source.ts).
+    trustProxy: deps.trustProxy,
     genReqId: () => `req_${crypto.randomUUID().replaceAll("-", "")}`,
     ajv: { customOptions: { strict: false } },
     routerOptions: { maxParamLength: 512 },
@@ -39,6 +50,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   // The API speaks JSON only; other bodies get 415 unsupported_media_type.
   app.removeContentTypeParser("text/plain");
   app.decorateRequest("principal", null);
+  enforceAccess(app, createAuthn(deps.authn));
   app.setErrorHandler(errorHandler(deps.logger));
   app.server.on("checkExpectation", expectationHandler);
   // HTTP/1.1 requires Host (RFC 9112 §3.2).
@@ -70,14 +82,18 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
         version: "0.1.0",
         description: "Self-hostable email API for healthcare: enforced TLS, encryption at rest, audit trail.",
       },
-      components: {
-        securitySchemes: { bearer: { type: "http", scheme: "bearer" } },
-      },
-      security: [{ bearer: [] }],
+      // Each operation names its own security (api/access.ts): public ones none.
+      components: { securitySchemes: securitySchemes(`${deps.issuer}/oauth/token`) },
     },
   });
   await app.register(fastifySwaggerUi, { routePrefix: "/docs" });
-  app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
+  app.get(
+    "/openapi.json",
+    { config: access({ public: "the OpenAPI document" }), schema: { hide: true } },
+    async () => app.swagger(),
+  );
+  registerWellKnownRoutes(app, deps);
+  registerOAuthRoutes(app, deps);
   registerHealthRoutes(app, deps);
   registerMessageRoutes(app, deps);
   registerSandboxRoutes(app, deps);
@@ -85,6 +101,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   registerSuppressionRoutes(app, deps);
   registerTlsCheckRoutes(app, deps);
   registerHeaderToolRoutes(app, deps);
+  registerApiKeyRoutes(app, deps);
+  registerAdminRoutes(app, deps);
   registerPauboxRoutes(app, deps);
   return app;
 }

@@ -43,6 +43,8 @@ export interface AuthContext {
   readonly method: AuthMethod;
   /** For HMAC credentials. */
   readonly request?: SignedRequest;
+  /** false: check the key without charging the rate limits (SMTP AUTH; each MAIL FROM charges). */
+  readonly charge?: boolean;
 }
 
 /** A rate-limit bucket to charge: `k:<key id>` or `o:<org id>`. */

@@ -4,6 +4,7 @@ import { SealpostError } from "../core/errors.ts";
 import { addDomain, type DomainDeps, listDomainViews, verifyDomain } from "../domains/service.ts";
 import { createDnsResolver } from "../main.ts";
 import { findOrgByName } from "../store/orgs.ts";
+import { systemScope } from "../store/scope.ts";
 import { print, printError, printJson } from "./output.ts";
 import { withStore } from "./store.ts";
 
@@ -43,8 +44,9 @@ export async function domainsCommand(
       resolver: createDnsResolver(config),
       hostname: config.hostname,
     };
+    const scope = systemScope(db, org.id, "cli");
     if (args.action === "list") {
-      const list = await listDomainViews(deps, org.id);
+      const list = await listDomainViews(deps, scope);
       if (args.json) printJson(list);
       else for (const d of list) print(`${d.id}  ${d.name}  ${d.status}`);
       return 0;
@@ -54,7 +56,7 @@ export async function domainsCommand(
       return 2;
     }
     if (args.action === "add") {
-      const d = await addDomain(deps, org.id, args.name);
+      const d = await addDomain(deps, scope, args.name);
       if (args.json) printJson(d);
       else {
         print(
@@ -64,7 +66,7 @@ export async function domainsCommand(
       }
       return 0;
     }
-    const d = await verifyDomain(deps, org.id, args.name);
+    const d = await verifyDomain(deps, scope, args.name);
     if (args.json) printJson(d);
     else {
       print(`${d.name}: ${d.status}`);

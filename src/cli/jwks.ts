@@ -1,8 +1,6 @@
 import { rotateSigningKey } from "../auth/jwt.ts";
 import type { Config } from "../config/schema.ts";
 import { systemClock } from "../core/clock.ts";
-import { localKeyWrapper } from "../crypto/key-provider.ts";
-import { loadConfiguredMasterKey } from "../crypto/master-key.ts";
 import { print, printError, printJson } from "./output.ts";
 import { withStore } from "./store.ts";
 
@@ -21,8 +19,7 @@ export async function jwksCommand(config: Config, args: JwksArgs): Promise<numbe
     printError("usage: sealpost jwks rotate [--json]");
     return 2;
   }
-  const wrapper = localKeyWrapper(loadConfiguredMasterKey(config));
-  return withStore(config, async (db) => {
+  return withStore(config, async (db, _keyring, wrapper) => {
     const { kid, retired } = await rotateSigningKey({ db, wrapper, clock: systemClock });
     if (args.json) printJson({ kid, retired: retired ?? null });
     else

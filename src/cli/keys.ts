@@ -1,11 +1,29 @@
+import { loadPepper } from "../auth/instance-keys.ts";
+import { parseDuration } from "../auth/key-input.ts";
+import {
+  createKey,
+  type KeyDeps,
+  type KeyView,
+  listKeys,
+  operatorGrantor,
+  revokeKey,
+  rotateKey,
+} from "../auth/keys.ts";
 import type { Config } from "../config/schema.ts";
-import { createApiKey, parseScopes } from "../core/api-keys.ts";
-import { ensureOrg } from "../core/bootstrap.ts";
 import { systemClock } from "../core/clock.ts";
-import { findOrgByName, listApiKeys, revokeApiKey } from "../store/orgs.ts";
+import { isSealpostError } from "../core/errors.ts";
+import { ensureOrg } from "../core/orgs.ts";
+import { findOrgByName } from "../store/orgs.ts";
+import { type OrgScope, systemScope } from "../store/scope.ts";
 import { print, printError, printJson } from "./output.ts";
 import { withStore } from "./store.ts";
 
+/**
+ * `sealpost keys create|list|revoke|rotate` (ADR 0008 §2): the same key service as
+ * /v1/api-keys, acting as the operator, who may grant every scope, `instance:admin`
+ * included (host access is operator access). A token is printed once, by create and
+ * rotate; nothing else secret is ever printed.
+ */
 export interface KeysArgs {
   action: string | undefined;
   org: string;
@@ -13,75 +31,146 @@ export interface KeysArgs {
   scopes: string | undefined;
   name: string;
   id: string | undefined;
+  senderDomains: string | undefined;
+  allowedIps: string | undefined;
+  expiresIn: string | undefined;
+  authMethods: string | undefined;
+  rateLimit: string | undefined;
+  overlap: string | undefined;
   json: boolean;
 }
 
+export const KEYS_USAGE = `usage:
+  sealpost keys create [--org NAME] [--mode live|test] [--scopes a,b] [--name NAME]
+                       [--sender-domains a.example,b.example] [--allowed-ips 192.0.2.0/24,…]
+                       [--expires-in 30d|12h|SECONDS] [--auth-methods bearer,basic,hmac,oauth,smtp]
+                       [--rate-limit 100/s|off] [--json]
+  sealpost keys list [--org NAME] [--json]
+  sealpost keys revoke --id KEY_ID [--org NAME] [--json]
+  sealpost keys rotate --id KEY_ID [--overlap 24h|SECONDS] [--org NAME] [--json]`;
+
+const DEFAULT_SCOPES = "messages:send,messages:read,messages:read_content";
+
+function list(raw: string | undefined): string[] | undefined {
+  return raw === undefined
+    ? undefined
+    : raw
+        .split(",")
+        .map((s) => s.trim())
+        .filter((s) => s !== "");
+}
+
+function describe(k: KeyView): string {
+  const overlap = k.prev_expires_at !== null && Date.parse(k.prev_expires_at) > Date.now();
+  const state = k.revoked_at !== null ? "  (revoked)" : overlap ? "  (previous token still valid)" : "";
+  return `${k.id}  ${k.mode}  ${k.name}  ${k.scopes.join(",")}${state}`;
+}
+
+/** A refusal of the key service, as the operator reads it; exit 2 for bad input, 1 otherwise. */
+function refused(err: unknown): number {
+  if (!isSealpostError(err)) throw err;
+  const lines = err.issues.length > 1 ? err.issues.map((i) => `${i.field} ${i.detail}`) : [err.message];
+  printError(lines.join("\n"));
+  return err.status === 422 ? 2 : 1;
+}
+
+async function createCommand(deps: KeyDeps, scope: OrgScope, args: KeysArgs): Promise<number> {
+  let expiresAt: number | undefined;
+  if (args.expiresIn !== undefined) {
+    const ms = parseDuration(args.expiresIn);
+    if (ms === null) {
+      printError("--expires-in must be a duration such as 30d, 12h, 45m or a number of seconds");
+      return 2;
+    }
+    expiresAt = deps.clock.now() + ms;
+  }
+  const { key, token } = await createKey(deps, scope, operatorGrantor("cli"), {
+    name: args.name,
+    mode: args.mode,
+    scopes: list(args.scopes ?? DEFAULT_SCOPES) ?? [],
+    senderDomains: list(args.senderDomains) ?? null,
+    allowedIps: list(args.allowedIps) ?? null,
+    expiresAt: expiresAt ?? null,
+    authMethods: list(args.authMethods) ?? null,
+    rateLimit: args.rateLimit ?? null,
+  });
+  if (args.json) printJson({ ...key, key: token, org: args.org });
+  else
+    print(
+      `Created ${key.mode} key ${key.id} (scopes: ${key.scopes.join(",")}). It is shown once:\n\n  ${token}\n`,
+    );
+  return 0;
+}
+
+async function listCommand(scope: OrgScope, json: boolean): Promise<number> {
+  const all: KeyView[] = [];
+  let before: string | undefined;
+  for (;;) {
+    const page = await listKeys(scope, { before, limit: 100 });
+    all.push(...page.data);
+    if (page.next === null) break;
+    before = page.next;
+  }
+  if (json) printJson(all);
+  else for (const k of all) print(describe(k));
+  return 0;
+}
+
+async function rotateCommand(deps: KeyDeps, scope: OrgScope, id: string, args: KeysArgs): Promise<number> {
+  let overlapSeconds: number | undefined;
+  if (args.overlap !== undefined) {
+    const ms = args.overlap === "0" ? 0 : parseDuration(args.overlap);
+    if (ms === null) {
+      printError("--overlap must be a duration such as 24h, 30m or a number of seconds (0 for none)");
+      return 2;
+    }
+    overlapSeconds = ms / 1000;
+  }
+  const { key, token } = await rotateKey(deps, scope, operatorGrantor("cli"), id, { overlapSeconds });
+  if (args.json) printJson({ ...key, key: token });
+  else
+    print(
+      `Rotated ${key.id}. The new token is shown once:\n\n  ${token}\n\n` +
+        (key.prev_expires_at === null
+          ? "The previous token no longer works."
+          : `The previous token works until ${key.prev_expires_at}.`),
+    );
+  return 0;
+}
+
 export async function keysCommand(config: Config, args: KeysArgs): Promise<number> {
-  if (args.action === "create") {
-    if (args.mode !== "live" && args.mode !== "test") {
-      printError("--mode must be live or test");
-      return 2;
-    }
-    const mode = args.mode;
-    const scopes = parseScopes(args.scopes ?? "messages:send,messages:read,messages:read_content");
-    if (scopes === null) {
-      printError(
-        "--scopes must be a comma-separated list of: messages:send, messages:read, messages:read_content, keys:manage, admin",
-      );
-      return 2;
-    }
-    return withStore(config, async (db, keyring) => {
-      const org =
-        args.org === "default"
-          ? await ensureOrg(db, keyring, systemClock, "default")
-          : await findOrgByName(db, args.org);
-      if (org === undefined) {
-        printError("No such org.");
-        return 1;
-      }
-      const key = await createApiKey(db, systemClock, { orgId: org.id, name: args.name, mode, scopes });
-      if (args.json) printJson({ id: key.id, key: key.token, org: args.org, mode, scopes });
-      else
-        print(
-          `Created ${mode} key ${key.id} (scopes: ${scopes.join(",")}). It is shown once:\n\n  ${key.token}\n`,
-        );
-      return 0;
-    });
+  const action = args.action ?? "";
+  if (!["create", "list", "revoke", "rotate"].includes(action)) {
+    printError(KEYS_USAGE);
+    return 2;
   }
-  if (args.action === "list" || args.action === "revoke") {
-    return withStore(config, async (db) => {
-      const org = await findOrgByName(db, args.org);
-      if (org === undefined) {
-        printError("No such org.");
-        return 1;
-      }
-      if (args.action === "revoke") {
-        if (args.id === undefined) {
-          printError("keys revoke needs --id KEY_ID");
-          return 2;
-        }
-        const done = await revokeApiKey(db, org.id, args.id, systemClock.now());
-        if (args.json) printJson({ id: args.id, revoked: done });
-        else print(done ? `Revoked ${args.id}.` : "No such active key.");
-        return done ? 0 : 1;
-      }
-      const keys = (await listApiKeys(db, org.id)).map((k) => ({
-        id: k.id,
-        name: k.name,
-        mode: k.mode,
-        scopes: JSON.parse(k.scopes) as string[],
-        created_at: new Date(k.created_at).toISOString(),
-        revoked_at: k.revoked_at === null ? null : new Date(k.revoked_at).toISOString(),
-      }));
-      if (args.json) printJson(keys);
-      else
-        for (const k of keys)
-          print(`${k.id}  ${k.mode}  ${k.name}  ${k.scopes.join(",")}${k.revoked_at ? "  (revoked)" : ""}`);
-      return 0;
-    });
+  if ((action === "revoke" || action === "rotate") && args.id === undefined) {
+    printError(`keys ${action} needs --id KEY_ID`);
+    return 2;
   }
-  printError(
-    "usage: sealpost keys create|list|revoke [--org NAME] [--mode live|test] [--scopes a,b] [--id KEY_ID] [--json]",
-  );
-  return 2;
+  return withStore(config, async (db, keyring, wrapper) => {
+    const clock = systemClock;
+    const org =
+      action === "create" && args.org === "default"
+        ? await ensureOrg(db, keyring, clock, "default")
+        : await findOrgByName(db, args.org);
+    if (org === undefined) {
+      printError("No such org.");
+      return 1;
+    }
+    const scope = systemScope(db, org.id, "cli");
+    const deps: KeyDeps = { db, keyring, clock, pepper: await loadPepper({ db, wrapper, clock }) };
+    const id = args.id ?? "";
+    try {
+      if (action === "create") return await createCommand(deps, scope, args);
+      if (action === "list") return await listCommand(scope, args.json);
+      if (action === "rotate") return await rotateCommand(deps, scope, id, args);
+      const { key, revoked } = await revokeKey(deps, scope, operatorGrantor("cli"), id);
+      if (args.json) printJson({ ...key, revoked });
+      else print(revoked ? `Revoked ${key.id}.` : `${key.id} was already revoked.`);
+      return 0;
+    } catch (err) {
+      return refused(err);
+    }
+  });
 }

@@ -6,7 +6,9 @@ import { openDb } from "../store/db.ts";
 import { migrate } from "../store/migrations.ts";
 import { analyzeHeadersCommand, headerInput } from "./analyze-headers.ts";
 import { domainsCommand } from "./domains.ts";
+import { jwksCommand } from "./jwks.ts";
 import { keysCommand } from "./keys.ts";
+import { orgsCommand } from "./orgs.ts";
 import { print, printError, printJson } from "./output.ts";
 import { sendCommand } from "./send.ts";
 import { startCommand } from "./start.ts";
@@ -17,11 +19,17 @@ const USAGE = `usage: sealpost <command> [options]
 commands:
   start [--roles api,worker]      run sealpost (all roles by default)
   migrate                         apply database migrations and exit
-  keys create --org default --mode live|test [--scopes a,b] [--name NAME] [--json]
-  keys list --org default [--json]
-  keys revoke --org default --id KEY_ID [--json]
+  keys create [--org default] [--mode live|test] [--scopes a,b] [--name NAME] [--json]
+              [--sender-domains a,b] [--allowed-ips CIDR,…] [--expires-in 30d|12h|SECONDS]
+              [--auth-methods bearer,basic,hmac,oauth,smtp] [--rate-limit 100/s|off]
+  keys list [--org default] [--json]
+  keys revoke --id KEY_ID [--org default] [--json]
+  keys rotate --id KEY_ID [--overlap 24h|SECONDS] [--org default] [--json]
   analyze-headers [FILE] [--json]  report, hop by hop, whether the Received lines record TLS (stdin without FILE)
   domains add NAME | verify NAME | list [--org default] [--json]
+  orgs create NAME [--admin-key] [--rate-limit 100/s|off] [--json]   create an org; prints its id
+  orgs list [--json]
+  jwks rotate [--json]            new OAuth token signing key; the old one is retired
   tls-check DOMAIN [--json]       MX hosts, STARTTLS, TLS version, certificate, MTA-STS, TLS-RPT
   send --from A --to B --subject S --text T|--html H|--file F [--attach F]... [--csv FILE] [--json]
                                   send through the HTTP API (sealpost send --help)
@@ -90,6 +98,16 @@ export async function main(argv: string[]): Promise<number> {
           org: values.org ?? "default",
           json,
         });
+      case "orgs":
+        return await orgsCommand(config, {
+          action,
+          name: positionals[2],
+          adminKey: values["admin-key"] === true,
+          rateLimit: values["rate-limit"],
+          json,
+        });
+      case "jwks":
+        return await jwksCommand(config, { action, json });
       case "tls-check":
         return await tlsCheckCommand(config, action, json);
       case "keys":
@@ -100,6 +118,12 @@ export async function main(argv: string[]): Promise<number> {
           scopes: values.scopes,
           name: values.name ?? "cli",
           id: values.id,
+          senderDomains: values["sender-domains"],
+          allowedIps: values["allowed-ips"],
+          expiresIn: values["expires-in"],
+          authMethods: values["auth-methods"],
+          rateLimit: values["rate-limit"],
+          overlap: values.overlap,
           json,
         });
       default:
@@ -122,12 +146,19 @@ function parse(argv: string[]) {
     options: {
       help: { type: "boolean", short: "h" },
       json: { type: "boolean" },
+      "admin-key": { type: "boolean" },
       roles: { type: "string" },
       org: { type: "string" },
       mode: { type: "string" },
       scopes: { type: "string" },
       name: { type: "string" },
       id: { type: "string" },
+      "sender-domains": { type: "string" },
+      "allowed-ips": { type: "string" },
+      "expires-in": { type: "string" },
+      "auth-methods": { type: "string" },
+      "rate-limit": { type: "string" },
+      overlap: { type: "string" },
     },
   });
 }

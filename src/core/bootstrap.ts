@@ -1,35 +1,46 @@
-import type { Db } from "../store/db.ts";
-import { findApiKeyByHash, findOrgByName, insertOrg } from "../store/orgs.ts";
-import type { OrgsTable } from "../store/schema.ts";
-import { createApiKey, hashToken } from "./api-keys.ts";
-import type { Clock } from "./clock.ts";
+import { secretColumns } from "../auth/key-secrets.ts";
+import type { KeyDeps } from "../auth/keys.ts";
+import { BOOTSTRAP_MIN, TOKEN_MAX } from "../auth/tokens.ts";
+import { bootstrapKeyExists, insertApiKey } from "../store/api-keys.ts";
+import { systemScope } from "../store/scope.ts";
 import { newId } from "./ids.ts";
-import type { Keyring } from "./keyring.ts";
-
-/** Org `default`, created on first start; it owns the bootstrap key. */
-export async function ensureOrg(db: Db, keyring: Keyring, clock: Clock, name: string): Promise<OrgsTable> {
-  const existing = await findOrgByName(db, name);
-  if (existing !== undefined) return existing;
-  const id = newId("org", clock.now());
-  return insertOrg(db, { id, name, created_at: clock.now(), rate_limit: null }, await keyring.newOrgKeys(id));
-}
 
 /**
- * With SEALPOST_BOOTSTRAP_KEY set, makes exactly that string an admin key of `default`
- * (once; later starts find it by hash). Returns whether it was created now.
+ * With SEALPOST_BOOTSTRAP_KEY set, makes exactly that string (32–256 characters) an admin key
+ * of the org, once: only while no key was ever made by the bootstrap, so a bootstrap key that
+ * was rotated (or revoked) is not made again at the next start. Returns whether it was
+ * created now. Two nodes starting together settle on one key through the unique hash.
  */
-export async function ensureBootstrapKey(
-  db: Db,
-  clock: Clock,
-  orgId: string,
-  token: string,
-): Promise<boolean> {
-  if ((await findApiKeyByHash(db, hashToken(token))) !== undefined) return false;
+export async function ensureBootstrapKey(deps: KeyDeps, orgId: string, token: string): Promise<boolean> {
+  if (token.length < BOOTSTRAP_MIN || token.length > TOKEN_MAX)
+    throw new Error(`the bootstrap key must be ${BOOTSTRAP_MIN} to ${TOKEN_MAX} characters`);
+  if (await bootstrapKeyExists(deps.db)) return false;
+  const now = deps.clock.now();
+  const id = newId("key", now);
+  const org = await deps.keyring.orgKeys(orgId);
   try {
-    await createApiKey(db, clock, { orgId, name: "bootstrap", mode: "live", scopes: ["admin"], token });
+    await insertApiKey(systemScope(deps.db, orgId, "bootstrap"), {
+      id,
+      org_id: orgId,
+      name: "bootstrap",
+      ...secretColumns(deps.pepper, org, id, token),
+      scopes: JSON.stringify(["admin"]),
+      mode: "live",
+      created_at: now,
+      expires_at: null,
+      revoked_at: null,
+      prev_secret_hash: null,
+      prev_expires_at: null,
+      prev_signing_key: null,
+      sender_domains: null,
+      allowed_ips: null,
+      auth_methods: null,
+      rate_limit: null,
+      created_by: "bootstrap",
+    });
     return true;
   } catch (err) {
-    if ((await findApiKeyByHash(db, hashToken(token))) !== undefined) return false;
+    if (await bootstrapKeyExists(deps.db)) return false;
     throw err;
   }
 }

@@ -1,6 +1,7 @@
 import { createHash, createHmac } from "node:crypto";
 import { deliveriesOf, findBatch, findByIdempotency, findMessagesByIds } from "../store/messages.ts";
 import type { BatchesTable } from "../store/schema.ts";
+import { scopeOf } from "../store/scope.ts";
 import { ERRORS, type ErrorCode, type FieldIssue, SealpostError } from "./errors.ts";
 import type { Principal } from "./principal.ts";
 import type { BatchItemResult, SubmitDeps, SubmitResult } from "./submit.ts";
@@ -64,7 +65,11 @@ export function canonicalJson(value: unknown): string {
   return out.join("");
 }
 
-/** `namespace` keeps message keys and batch keys apart. */
+/**
+ * `namespace` keeps message keys and batch keys apart. A test key's keys live apart from
+ * live keys' too: it reads only test-mode messages (ADR 0008), so it must never meet, and
+ * replay, a live key's record made under the same Idempotency-Key.
+ */
 export async function idempotencyOf(
   deps: SubmitDeps,
   principal: Principal,
@@ -73,8 +78,9 @@ export async function idempotencyOf(
   input: unknown,
 ): Promise<Idem> {
   const { indexKey } = await deps.keyring.orgKeys(principal.orgId);
+  const space = principal.mode === "test" ? `${namespace}:test` : namespace;
   return {
-    hash: createHmac("sha256", indexKey).update(`${namespace}\0${key}`).digest("base64url"),
+    hash: createHmac("sha256", indexKey).update(`${space}\0${key}`).digest("base64url"),
     request: createHash("sha256").update(canonicalJson(input)).digest("base64url"),
   };
 }
@@ -90,11 +96,12 @@ export async function replayMessage(
   principal: Principal,
   idem: Idem,
 ): Promise<SubmitResult | null> {
-  const existing = await findByIdempotency(deps.db, principal.orgId, idem.hash);
+  const scope = scopeOf(deps.db, principal);
+  const existing = await findByIdempotency(scope, idem.hash);
   if (existing === undefined) return null;
   if (existing.request_hash !== idem.request)
     throw new SealpostError("idempotency_conflict", { field: "Idempotency-Key" });
-  return storedResult(deps, existing, await deliveriesOf(deps.db, principal.orgId, [existing.id]));
+  return storedResult(deps, existing, await deliveriesOf(scope, [existing.id]));
 }
 
 /** What the `batches` row stores per item: ids and coded errors only, no PHI. */
@@ -143,19 +150,20 @@ export async function replayBatch(
   principal: Principal,
   idem: Idem,
 ): Promise<BatchItemResult[] | null> {
-  const existing = await findBatch(deps.db, principal.orgId, idem.hash);
+  const scope = scopeOf(deps.db, principal);
+  const existing = await findBatch(scope, idem.hash);
   if (existing === undefined) return null;
   if (existing.request_hash !== idem.request)
     throw new SealpostError("idempotency_conflict", { field: "Idempotency-Key" });
   const items = JSON.parse(existing.results) as StoredItem[];
   const ids = items.flatMap((i) => ("message_id" in i ? [i.message_id] : []));
-  const messages = new Map((await findMessagesByIds(deps.db, ids)).map((m) => [m.id, m]));
-  const deliveries = Map.groupBy(await deliveriesOf(deps.db, principal.orgId, ids), (d) => d.message_id);
+  const messages = new Map((await findMessagesByIds(scope, ids)).map((m) => [m.id, m]));
+  const deliveries = Map.groupBy(await deliveriesOf(scope, ids), (d) => d.message_id);
   return Promise.all(
     items.map(async (item, index): Promise<BatchItemResult> => {
       if ("error" in item) return { index, error: errorOf(item.error) };
       const m = messages.get(item.message_id);
-      if (m === undefined || m.org_id !== principal.orgId) throw new Error("batch message missing");
+      if (m === undefined) throw new Error("batch message missing");
       return { index, result: await storedResult(deps, m, deliveries.get(m.id) ?? []) };
     }),
   );

@@ -2,6 +2,7 @@ import { open, seal, sealJson } from "../crypto/aead.ts";
 import { normalizeAddress } from "../crypto/blind-index.ts";
 import type { SubmissionRows } from "../store/messages.ts";
 import type { DeliveriesTable, EventsTable, MessagesTable } from "../store/schema.ts";
+import { scopeOf } from "../store/scope.ts";
 import { suppressedAmong } from "../store/suppressions.ts";
 import { sealAttachmentParts } from "./attachment-parts.ts";
 import { newId } from "./ids.ts";
@@ -68,7 +69,7 @@ export async function buildRows(
     msg.recipients.map((r) => deps.keyring.addressIndex(principal.orgId, normalizeAddress(r.address))),
   );
   // Step "suppression": a suppressed address gets a final `suppressed` delivery, no attempt.
-  const suppressed = await suppressedAmong(deps.db, principal.orgId, bidxs);
+  const suppressed = await suppressedAmong(scopeOf(deps.db, principal), bidxs);
   for (const [i, r] of msg.recipients.entries()) {
     const id = newId("dlv", now);
     const bidx = bidxs[i] ?? "";

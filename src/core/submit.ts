@@ -2,6 +2,7 @@ import { openJson } from "../crypto/aead.ts";
 import type { Db } from "../store/db.ts";
 import type { GroupCommitter } from "../store/group-commit.ts";
 import type { SubmissionRows } from "../store/messages.ts";
+import { type OrgScope, scopeOf } from "../store/scope.ts";
 import type { Clock } from "./clock.ts";
 import { isSealpostError, SealpostError } from "./errors.ts";
 import {
@@ -15,7 +16,7 @@ import {
 } from "./idempotency.ts";
 import type { Keyring } from "./keyring.ts";
 import type { Limits, StoredContent, ValidatedMessage } from "./message.ts";
-import type { Principal } from "./principal.ts";
+import { type Principal, senderPermitted } from "./principal.ts";
 import { acceptedResult, buildRows, contentAad } from "./submit-rows.ts";
 import { validateMessage } from "./validate.ts";
 
@@ -34,7 +35,7 @@ export interface SubmitDeps {
   limits: Limits;
   maxDeliveryMs: number;
   /** Whether the org may send live mail from this (ASCII) domain: a verified sending domain. */
-  senderVerified: (orgId: string, domain: string) => Promise<boolean>;
+  senderVerified: (scope: OrgScope, domain: string) => Promise<boolean>;
   /** Wakes local workers after a commit. */
   notify: () => void;
 }
@@ -55,13 +56,18 @@ export type BatchItemResult =
 
 export const MAX_BATCH_MESSAGES = 500;
 
-/** Step "policy": live mail only from the org's verified domains (test mode is exempt). */
+/**
+ * Step "policy": a key restricted to sender domains sends only From those (test keys
+ * too); live mail only from the org's verified domains (test mode is exempt).
+ */
 async function checkPolicy(
   deps: SubmitDeps,
   principal: Principal,
   msg: ValidatedMessage,
-  verified: (domain: string) => Promise<boolean> = (d) => deps.senderVerified(principal.orgId, d),
+  verified: (domain: string) => Promise<boolean> = (d) => deps.senderVerified(scopeOf(deps.db, principal), d),
 ): Promise<void> {
+  if (!senderPermitted(principal, msg.from.asciiDomain))
+    throw new SealpostError("sender_not_allowed", { field: "from" });
   const live = principal.mode === "live" && !msg.sandbox;
   if (live && !(await verified(msg.from.asciiDomain)))
     throw new SealpostError("domain_not_verified", { field: "from" });
@@ -153,7 +159,7 @@ export async function submitBatch(
   const verifiedOnce = (domain: string): Promise<boolean> => {
     let p = verified.get(domain);
     if (p === undefined) {
-      p = deps.senderVerified(principal.orgId, domain);
+      p = deps.senderVerified(scopeOf(deps.db, principal), domain);
       verified.set(domain, p);
     }
     return p;

@@ -1,6 +1,6 @@
 import { normalizeAddress } from "../crypto/blind-index.ts";
-import type { Db } from "../store/db.ts";
 import type { SuppressionsTable } from "../store/schema.ts";
+import type { OrgScope } from "../store/scope.ts";
 import { insertSuppression } from "../store/suppressions.ts";
 import type { Clock } from "./clock.ts";
 import { newId } from "./ids.ts";
@@ -41,15 +41,15 @@ export async function suppressionRow(
 }
 
 export async function suppress(
-  deps: { db: Db; keyring: Keyring; clock: Clock },
-  orgId: string,
+  deps: { keyring: Keyring; clock: Clock },
+  scope: OrgScope,
   address: string,
   reason: SuppressionReason,
   deliveryId: string | null,
 ): Promise<boolean> {
   return insertSuppression(
-    deps.db,
-    await suppressionRow(deps.keyring, deps.clock, orgId, address, reason, deliveryId),
+    scope,
+    await suppressionRow(deps.keyring, deps.clock, scope.orgId, address, reason, deliveryId),
   );
 }
 

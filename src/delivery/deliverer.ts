@@ -6,6 +6,7 @@ import type { Db } from "../store/db.ts";
 import { dbMtaStsCache } from "../store/mta-sts-cache.ts";
 import type { Deliverer } from "../worker/steps.ts";
 import { type MtaStsOptions, mtaStsFetchBackoff } from "./mta-sts.ts";
+import { hardFail } from "./outcome.ts";
 import { SessionPool } from "./pool.ts";
 import { deliverToDomain } from "./route.ts";
 
@@ -43,6 +44,9 @@ export function createSmtpDeliverer(deps: SmtpDelivererDeps): Deliverer & { clos
     : undefined;
   return {
     async deliver(req) {
+      // The last of four layers (ADR 0008 §7): whatever routed it here, a test-mode message
+      // never reaches the internet. It fails for good, with its reason, instead of retrying.
+      if (req.mode !== "live") return { outcome: hardFail("test_mode_message"), mtaSts: null };
       const result = await deliverToDomain(req.domain, { from: req.from, to: req.to }, req.raw, {
         relay: config.relay,
         transportMap: config.transportMap,

@@ -43,7 +43,9 @@ export type FailureReason =
   | "rejected_temporary"
   | "rejected_permanent"
   | "protocol_error"
-  | "mta_sts_no_valid_mx";
+  | "mta_sts_no_valid_mx"
+  /** A test-mode message reached the SMTP deliverer (a routing bug): failed, never sent. */
+  | "test_mode_message";
 
 export type AttemptOutcome =
   | { kind: "sent"; evidence: TlsEvidence; reply: SmtpReply }

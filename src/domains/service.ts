@@ -17,6 +17,7 @@ import {
   updateDomainCheck,
 } from "../store/domains.ts";
 import type { DkimKeysTable, DomainsTable } from "../store/schema.ts";
+import { type OrgScope, systemScope } from "../store/scope.ts";
 import { type DkimAlgorithm, generateDkimKey, type SigningKey } from "./dkim.ts";
 import { recordsFor } from "./records.ts";
 import { checkRecords } from "./verify.ts";
@@ -52,7 +53,7 @@ function keyAad(id: string): string {
 
 async function newKeys(
   deps: DomainDeps,
-  orgId: string,
+  scope: OrgScope,
   domainId: string,
   active: 0 | 1,
 ): Promise<DkimKeysTable[]> {
@@ -61,10 +62,10 @@ async function newKeys(
   for (const algorithm of ["rsa", "ed25519"] as DkimAlgorithm[]) {
     const key = generateDkimKey(algorithm, now);
     const id = newId("key", now);
-    const sealed = await deps.keyring.sealForOrg(orgId, Buffer.from(key.privateKeyPem), keyAad(id));
+    const sealed = await deps.keyring.sealForOrg(scope.orgId, Buffer.from(key.privateKeyPem), keyAad(id));
     rows.push({
       id,
-      org_id: orgId,
+      org_id: scope.orgId,
       domain_id: domainId,
       selector: key.selector,
       algorithm,
@@ -91,8 +92,13 @@ async function mxHostsOf(resolver: Resolver, domain: string): Promise<string[]> 
   }
 }
 
-export async function domainView(deps: DomainDeps, domain: DomainsTable, mxHosts?: string[]) {
-  const keys = await dkimKeysOf(deps.db, domain.org_id, domain.id);
+export async function domainView(
+  deps: DomainDeps,
+  scope: OrgScope,
+  domain: DomainsTable,
+  mxHosts?: string[],
+) {
+  const keys = await dkimKeysOf(scope, domain.id);
   const current = keys.filter((k) => k.active === 1);
   const next = keys.filter((k) => k.active === 0);
   const hosts = mxHosts ?? (await mxHostsOf(deps.resolver, domain.name));
@@ -109,14 +115,14 @@ export async function domainView(deps: DomainDeps, domain: DomainsTable, mxHosts
   };
 }
 
-export async function addDomain(deps: DomainDeps, orgId: string, rawName: unknown) {
+export async function addDomain(deps: DomainDeps, scope: OrgScope, rawName: unknown) {
   const name = normalizeDomainName(rawName);
-  if ((await findDomainByName(deps.db, orgId, name)) !== undefined)
+  if ((await findDomainByName(scope, name)) !== undefined)
     throw new SealpostError("invalid_state", { field: "name", detail: "This domain was already added." });
   const now = deps.clock.now();
   const domain: DomainsTable = {
     id: newId("dom", now),
-    org_id: orgId,
+    org_id: scope.orgId,
     name,
     status: "pending",
     created_at: now,
@@ -124,43 +130,39 @@ export async function addDomain(deps: DomainDeps, orgId: string, rawName: unknow
     last_check: null,
     mta_sts_id: `${new Date(now).toISOString().slice(0, 10).replaceAll("-", "")}${randomBytes(4).toString("hex")}`,
   };
-  const keys = await newKeys(deps, orgId, domain.id, 1);
+  const keys = await newKeys(deps, scope, domain.id, 1);
   try {
-    await insertDomain(deps.db, domain, keys);
+    await insertDomain(scope, domain, keys);
   } catch (err) {
-    if ((await findDomainByName(deps.db, orgId, name)) !== undefined)
+    if ((await findDomainByName(scope, name)) !== undefined)
       throw new SealpostError("invalid_state", { field: "name", detail: "This domain was already added." });
     throw err;
   }
-  return domainView(deps, domain);
+  return domainView(deps, scope, domain);
 }
 
-export async function getDomainOrThrow(
-  deps: DomainDeps,
-  orgId: string,
-  idOrName: string,
-): Promise<DomainsTable> {
-  const byId = await findDomain(deps.db, orgId, idOrName);
+export async function getDomainOrThrow(scope: OrgScope, idOrName: string): Promise<DomainsTable> {
+  const byId = await findDomain(scope, idOrName);
   if (byId !== undefined) return byId;
   const byName = /^[^\s]{1,253}$/.test(idOrName)
-    ? await findDomainByName(deps.db, orgId, idOrName.toLowerCase())
+    ? await findDomainByName(scope, idOrName.toLowerCase())
     : undefined;
   if (byName === undefined) throw new SealpostError("not_found");
   return byName;
 }
 
-export async function listDomainViews(deps: DomainDeps, orgId: string) {
-  const rows = await listDomains(deps.db, orgId);
-  return Promise.all(rows.map((d) => domainView(deps, d, [])));
+export async function listDomainViews(deps: DomainDeps, scope: OrgScope) {
+  const rows = await listDomains(scope);
+  return Promise.all(rows.map((d) => domainView(deps, scope, d, [])));
 }
 
 /**
  * Checks every record in DNS. The domain is verified while both current DKIM keys are
  * published. Waiting keys from a rotation take over once both of them are published.
  */
-export async function verifyDomain(deps: DomainDeps, orgId: string, idOrName: string) {
-  const domain = await getDomainOrThrow(deps, orgId, idOrName);
-  const keys = await dkimKeysOf(deps.db, orgId, domain.id);
+export async function verifyDomain(deps: DomainDeps, scope: OrgScope, idOrName: string) {
+  const domain = await getDomainOrThrow(scope, idOrName);
+  const keys = await dkimKeysOf(scope, domain.id);
   const mxHosts = await mxHostsOf(deps.resolver, domain.name);
   const checks = await checkRecords(
     deps.resolver,
@@ -174,39 +176,45 @@ export async function verifyDomain(deps: DomainDeps, orgId: string, idOrName: st
       );
   const now = deps.clock.now();
   const waiting = keys.some((k) => k.active === 0);
-  if (waiting && dkimOk(0)) await promoteDkimKeys(deps.db, orgId, domain.id, now);
+  if (waiting && dkimOk(0)) await promoteDkimKeys(scope, domain.id, now);
   const verified = dkimOk(1) || (waiting && dkimOk(0));
   const report = { checked_at: new Date(now).toISOString(), verified, checks };
-  await updateDomainCheck(deps.db, orgId, domain.id, {
+  await updateDomainCheck(scope, domain.id, {
     status: verified ? "verified" : "pending",
     verified_at: verified ? (domain.verified_at ?? now) : null,
     last_check: JSON.stringify(report),
   });
-  const updated = (await findDomain(deps.db, orgId, domain.id)) ?? domain;
-  return { ...(await domainView(deps, updated, mxHosts)), last_check: report };
+  const updated = (await findDomain(scope, domain.id)) ?? domain;
+  return { ...(await domainView(deps, scope, updated, mxHosts)), last_check: report };
 }
 
 /** New keys under new selectors; they sign only after verify finds them in DNS. */
-export async function rotateDkim(deps: DomainDeps, orgId: string, idOrName: string) {
-  const domain = await getDomainOrThrow(deps, orgId, idOrName);
-  const keys = await dkimKeysOf(deps.db, orgId, domain.id);
+export async function rotateDkim(deps: DomainDeps, scope: OrgScope, idOrName: string) {
+  const domain = await getDomainOrThrow(scope, idOrName);
+  const keys = await dkimKeysOf(scope, domain.id);
   if (keys.some((k) => k.active === 0))
     throw new SealpostError("invalid_state", {
       detail: "A rotation is already waiting for its DNS records.",
     });
-  await insertDkimKeys(deps.db, await newKeys(deps, orgId, domain.id, 0));
-  return domainView(deps, domain);
+  await insertDkimKeys(scope, await newKeys(deps, scope, domain.id, 0));
+  return domainView(deps, scope, domain);
 }
 
-/** The current signing keys of an org's domain, decrypted; empty when there are none. */
+/** Whether the org may send live mail From this (ASCII) domain: a verified sending domain. */
+export async function senderDomainVerified(scope: OrgScope, domain: string): Promise<boolean> {
+  return (await findDomainByName(scope, domain))?.status === "verified";
+}
+
+/** The current signing keys of an org's domain, decrypted, for the worker; empty when there are none. */
 export async function signingKeysFor(
   deps: DomainDeps,
   orgId: string,
   domainName: string,
 ): Promise<SigningKey[]> {
-  const domain = await findDomainByName(deps.db, orgId, domainName);
+  const scope = systemScope(deps.db, orgId, "worker");
+  const domain = await findDomainByName(scope, domainName);
   if (domain === undefined) return [];
-  const keys = (await dkimKeysOf(deps.db, orgId, domain.id)).filter((k) => k.active === 1);
+  const keys = (await dkimKeysOf(scope, domain.id)).filter((k) => k.active === 1);
   const out: SigningKey[] = [];
   for (const k of keys.sort((a, b) => (a.algorithm === "rsa" ? -1 : b.algorithm === "rsa" ? 1 : 0))) {
     const pem = await deps.keyring.openForOrg(orgId, k.wrapped_by, k.private_key, keyAad(k.id));

@@ -6,8 +6,9 @@ import { isAddressFailure, suppressionRow } from "../core/suppressions.ts";
 import { parseVerp, verpTagValid } from "../core/verp.ts";
 import type { Logger } from "../logging/logger.ts";
 import type { Db } from "../store/db.ts";
-import { findMessagesByIds } from "../store/messages.ts";
-import { findDelivery, recordReport } from "../store/queue.ts";
+import { findMessage } from "../store/messages.ts";
+import { findDeliveryForReport, recordReport } from "../store/queue.ts";
+import { systemScope } from "../store/scope.ts";
 import { openRecipient } from "../worker/prepare.ts";
 import { deliveryStatusOf } from "./dsn.ts";
 import { sessionError } from "./replies.ts";
@@ -30,14 +31,14 @@ async function handleReport(
   action: string,
   status: string | null,
 ): Promise<void> {
-  const delivery = await findDelivery(deps.db, deliveryId);
+  const delivery = await findDeliveryForReport(deps.db, deliveryId);
   if (delivery === undefined) return;
   const now = deps.clock.now();
   const failed = action === "failed" && (status === null || status.startsWith("5."));
   const details = JSON.stringify({ source: "dsn", action, status });
   let suppression = null;
   if (failed && isAddressFailure(null, status, "rejected_permanent")) {
-    const [message] = await findMessagesByIds(deps.db, [delivery.message_id]);
+    const message = await findMessage(systemScope(deps.db, delivery.org_id, "inbound"), delivery.message_id);
     if (message?.data_key != null) {
       const dek = await deps.keyring.openMessageKey(
         message.org_id,
@@ -84,7 +85,9 @@ export function inboundOptions(deps: InboundDeps, base: Partial<SMTPServerOption
     async onRcptTo(address, _session, callback) {
       const verp = parseVerp(address.address);
       const delivery =
-        verp === null ? undefined : await findDelivery(deps.db, verp.deliveryId).catch(() => undefined);
+        verp === null
+          ? undefined
+          : await findDeliveryForReport(deps.db, verp.deliveryId).catch(() => undefined);
       if (verp === null || delivery === undefined) return callback(sessionError("noSuchRecipient"));
       const { indexKey } = await deps.keyring.orgKeys(delivery.org_id);
       if (!verpTagValid(indexKey, verp.deliveryId, verp.tag))

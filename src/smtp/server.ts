@@ -1,14 +1,16 @@
 import type { AddressInfo } from "node:net";
 import { simpleParser } from "mailparser";
 import type { SMTPServerDataStream, SMTPServerOptions, SMTPServerSession } from "smtp-server";
+import { clientAddress } from "../auth/source.ts";
+import type { Authenticator, Credentials } from "../auth/types.ts";
 import { parseAddress, parseBareAddress } from "../core/address.ts";
-import { authenticate } from "../core/api-keys.ts";
 import type { Clock } from "../core/clock.ts";
 import { isSealpostError, SealpostError } from "../core/errors.ts";
-import { hasScope, type Principal } from "../core/principal.ts";
+import { hasScope, type Principal, senderPermitted } from "../core/principal.ts";
 import { type SubmitDeps, submitMessage } from "../core/submit.ts";
 import type { Logger } from "../logging/logger.ts";
 import type { Db } from "../store/db.ts";
+import { scopeOf } from "../store/scope.ts";
 import { inboundOptions } from "./inbound.ts";
 import { queuedReply, type SmtpError, sessionError, sessionReply, toSmtpError } from "./replies.ts";
 import { ReplyServer } from "./reply-server.ts";
@@ -18,12 +20,18 @@ import { translateSubmission } from "./translate.ts";
  * SMTP submission: a thin adapter from smtp-server's hooks into the one submit path.
  * Port 587 requires STARTTLS before AUTH; port 465 is TLS from the first byte. The
  * password is an API key. `250 2.0.0 queued as <id>` is sent only after the durable commit.
+ *
+ * AUTH PLAIN/LOGIN goes through the same authenticator as HTTP (method `smtp`, the
+ * session's address; ADR 0008 §4). Each MAIL FROM authenticates the session's credentials
+ * again, so a revocation takes effect at the next message, and charges the rate limits once
+ * per message.
  */
 export interface SmtpDeps {
   db: Db;
   clock: Clock;
   logger: Logger;
   submit: SubmitDeps;
+  authenticator: Authenticator;
   hostname: string;
   tls: { cert: string | Buffer; key: string | Buffer };
   maxMessageBytes: number;
@@ -40,6 +48,8 @@ const SHUTDOWN_GRACE_MS = 10_000;
 
 interface SessionState {
   principal: Principal | null;
+  /** The AUTH credentials, checked again at each MAIL FROM. */
+  creds: Credentials | null;
   authFailures: number;
   /** A message is being received or submitted: shutdown lets it finish. */
   busy: boolean;
@@ -49,11 +59,64 @@ interface SessionState {
 
 type StateOf = (session: SMTPServerSession) => SessionState;
 
+const KEY_ID = /^key_[0-9a-z]{26}$/;
+
+/**
+ * A username that is a key id makes Basic-like credentials (the token must belong to that
+ * key); any other username is ignored and the password is taken as a token.
+ */
+export function smtpCredentials(
+  username: string | null | undefined,
+  password: string | null | undefined,
+): Credentials {
+  if (password === undefined || password === null || password === "") return { kind: "none" };
+  if (typeof username === "string" && KEY_ID.test(username))
+    return { kind: "basic", keyId: username, token: password };
+  return { kind: "token", token: password };
+}
+
+/** Authenticates the credentials for submission: the scope messages:send, and the charge's verdict. */
+async function authenticateSession(
+  deps: SmtpDeps,
+  creds: Credentials,
+  session: SMTPServerSession,
+  charge: boolean,
+): Promise<{ principal: Principal; allowed: boolean }> {
+  const { principal, charge: result } = await deps.authenticator.authenticate(creds, {
+    address: clientAddress(session.remoteAddress),
+    method: "smtp",
+    charge,
+  });
+  if (!hasScope(principal, "messages:send")) throw new SealpostError("forbidden");
+  return { principal, allowed: result.allowed };
+}
+
+/** A refusal of credentials: a locked source and internal errors keep their own reply. */
+function isCredentialRefusal(err: unknown): boolean {
+  return isSealpostError(err) && err.code !== "auth_locked" && err.status < 500;
+}
+
+/** MAIL FROM: the key again (revoked, expired, …), the rate limits, then the sender rules. */
+async function checkMailFrom(deps: SmtpDeps, s: SessionState, session: SMTPServerSession, address: string) {
+  if (s.creds === null) throw new SealpostError("unauthorized");
+  const { principal, allowed } = await authenticateSession(deps, s.creds, session, true);
+  s.principal = principal;
+  if (!allowed) throw new SealpostError("rate_limited");
+  const parsed = parseBareAddress(address);
+  if (parsed !== null && !senderPermitted(principal, parsed.asciiDomain))
+    throw new SealpostError("sender_not_allowed", { field: "MAIL FROM" });
+  if (!(await senderAllowed(deps, principal, address)))
+    throw new SealpostError("domain_not_verified", { field: "MAIL FROM" });
+}
+
 /** The rule of the REST path (submit.ts): live keys send from the org's verified domains, test keys from any. */
 async function senderAllowed(deps: SmtpDeps, principal: Principal, address: string): Promise<boolean> {
   if (principal.mode === "test") return true;
   const parsed = parseBareAddress(address);
-  return parsed !== null && (await deps.submit.senderVerified(principal.orgId, parsed.asciiDomain));
+  return (
+    parsed !== null &&
+    (await deps.submit.senderVerified(scopeOf(deps.submit.db, principal), parsed.asciiDomain))
+  );
 }
 
 /** The message, or null when it went over the SIZE limit (the rest is then drained, not kept). */
@@ -116,17 +179,23 @@ function options(deps: SmtpDeps, secure: boolean, state: StateOf): SMTPServerOpt
     disabledCommands: secure ? ["STARTTLS"] : [],
     onAuth(auth, session, callback) {
       const s = state(session);
-      authenticate(deps.db, deps.clock, auth.password ?? "", "smtp").then(
-        (principal) => {
-          if (principal === null || !hasScope(principal, "messages:send")) {
-            s.authFailures++;
-            deps.logger.info({ code: "unauthorized" }, "smtp auth refused");
-            return callback(sessionError(s.authFailures >= MAX_AUTH_FAILURES ? "authLimit" : "authInvalid"));
-          }
+      const creds = smtpCredentials(auth.username, auth.password);
+      // The rate limits are charged per message, at MAIL FROM; AUTH's own charge is not refused.
+      authenticateSession(deps, creds, session, false).then(
+        ({ principal }) => {
           s.principal = principal;
+          s.creds = creds;
           callback(null, { user: principal.keyId });
         },
-        (err: unknown) => callback(toSmtpError(err)),
+        (err: unknown) => {
+          if (!isCredentialRefusal(err)) {
+            if (!isSealpostError(err)) deps.logger.error({ err }, "smtp auth failed");
+            return callback(toSmtpError(err));
+          }
+          s.authFailures++;
+          deps.logger.info({ code: (err as SealpostError).code }, "smtp auth refused");
+          callback(sessionError(s.authFailures >= MAX_AUTH_FAILURES ? "authLimit" : "authInvalid"));
+        },
       );
     },
     onRcptTo(address, _session, callback) {
@@ -139,14 +208,15 @@ function options(deps: SmtpDeps, secure: boolean, state: StateOf): SMTPServerOpt
       );
     },
     onMailFrom(address, session, callback) {
-      const principal = state(session).principal;
-      if (principal === null) return callback(sessionError("authRequired"));
-      senderAllowed(deps, principal, address.address).then(
-        (allowed) =>
-          callback(
-            allowed ? null : toSmtpError(new SealpostError("domain_not_verified", { field: "MAIL FROM" })),
-          ),
-        (err: unknown) => callback(toSmtpError(err)),
+      const s = state(session);
+      if (s.principal === null) return callback(sessionError("authRequired"));
+      checkMailFrom(deps, s, session, address.address).then(
+        () => callback(null),
+        (err: unknown) => {
+          if (!isSealpostError(err)) deps.logger.error({ err }, "smtp MAIL FROM check failed");
+          else deps.logger.info({ code: err.code }, "smtp MAIL FROM refused");
+          callback(toSmtpError(err));
+        },
       );
     },
     onData(stream, session, callback) {
@@ -198,7 +268,7 @@ export function createSubmissionServers(deps: SmtpDeps): SubmissionServers {
   const state: StateOf = (session) => {
     let s = sessions.get(session);
     if (s === undefined) {
-      s = { principal: null, authFailures: 0, busy: false, hangUp: null };
+      s = { principal: null, creds: null, authFailures: 0, busy: false, hangUp: null };
       sessions.set(session, s);
     }
     return s;

@@ -1,7 +1,7 @@
 import type { Db } from "./db.ts";
-import type { ApiKeysTable, OrgKeysTable, OrgsTable } from "./schema.ts";
+import type { OrgKeysTable, OrgsTable } from "./schema.ts";
 
-/** Organizations, their wrapped keys, and API keys. */
+/** Organizations and their wrapped keys (API keys: store/api-keys.ts). */
 
 export async function findOrgByName(db: Db, name: string): Promise<OrgsTable | undefined> {
   return db.kysely.selectFrom("orgs").selectAll().where("name", "=", name).executeTakeFirst();
@@ -9,6 +9,11 @@ export async function findOrgByName(db: Db, name: string): Promise<OrgsTable | u
 
 export async function findOrg(db: Db, id: string): Promise<OrgsTable | undefined> {
   return db.kysely.selectFrom("orgs").selectAll().where("id", "=", id).executeTakeFirst();
+}
+
+/** Every org, oldest first (instance administration). */
+export async function listOrgs(db: Db): Promise<OrgsTable[]> {
+  return db.kysely.selectFrom("orgs").selectAll().orderBy("id").execute();
 }
 
 /** Creates the org and its keys in one transaction; a concurrent creator wins and this returns theirs. */
@@ -45,31 +50,4 @@ export async function findOrgKey(db: Db, orgId: string, keyId: string): Promise<
     .where("org_id", "=", orgId)
     .where("id", "=", keyId)
     .executeTakeFirst();
-}
-
-export async function insertApiKey(db: Db, key: ApiKeysTable): Promise<void> {
-  await db.kysely.insertInto("api_keys").values(key).execute();
-}
-
-export async function findApiKeyByHash(db: Db, secretHash: string): Promise<ApiKeysTable | undefined> {
-  return db.kysely
-    .selectFrom("api_keys")
-    .selectAll()
-    .where("secret_hash", "=", secretHash)
-    .executeTakeFirst();
-}
-
-export async function listApiKeys(db: Db, orgId: string): Promise<ApiKeysTable[]> {
-  return db.kysely.selectFrom("api_keys").selectAll().where("org_id", "=", orgId).orderBy("id").execute();
-}
-
-export async function revokeApiKey(db: Db, orgId: string, id: string, now: number): Promise<boolean> {
-  const res = await db.kysely
-    .updateTable("api_keys")
-    .set({ revoked_at: now })
-    .where("org_id", "=", orgId)
-    .where("id", "=", id)
-    .where("revoked_at", "is", null)
-    .executeTakeFirst();
-  return Number(res.numUpdatedRows) > 0;
 }

@@ -15,6 +15,10 @@ import type {
  * rows become due again. Completions are fenced on (lease owner, attempt number), so a
  * worker whose lease was taken over cannot overwrite the new owner's result.
  * See docs/adr/0002-queue-claim.md.
+ *
+ * Cross-org on purpose (ADR 0008 allow-list): a worker claims, renews and records the
+ * work of every org, and the bounce receiver learns the org from the delivery it names.
+ * Every row it writes carries the org of the delivery it belongs to.
  */
 
 export async function claimDue(
@@ -154,31 +158,11 @@ export async function queueDepth(db: Db, now: number): Promise<QueueDepth> {
   return depth;
 }
 
-export async function listSandbox(
-  db: Db,
-  orgId: string,
-  before: string | undefined,
-  limit: number,
-): Promise<SandboxTable[]> {
-  let q = db.kysely.selectFrom("sandbox_messages").selectAll().where("org_id", "=", orgId);
-  if (before !== undefined) q = q.where("delivery_id", "<", before);
-  return q.orderBy("delivery_id", "desc").limit(limit).execute();
-}
-
-export async function findSandbox(
-  db: Db,
-  orgId: string,
-  deliveryId: string,
-): Promise<SandboxTable | undefined> {
-  return db.kysely
-    .selectFrom("sandbox_messages")
-    .selectAll()
-    .where("org_id", "=", orgId)
-    .where("delivery_id", "=", deliveryId)
-    .executeTakeFirst();
-}
-
-export async function findDelivery(db: Db, id: string): Promise<DeliveriesTable | undefined> {
+/**
+ * The delivery a DSN names by its VERP return path. Cross-org on purpose: the bounce
+ * receiver knows only the delivery id (its VERP tag is checked with the row's org key).
+ */
+export async function findDeliveryForReport(db: Db, id: string): Promise<DeliveriesTable | undefined> {
   return db.kysely.selectFrom("deliveries").selectAll().where("id", "=", id).executeTakeFirst();
 }
 

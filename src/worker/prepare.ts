@@ -12,11 +12,12 @@ import type { SigningKeyCache } from "../domains/signing-cache.ts";
 import { type Db, toBuffer } from "../store/db.ts";
 import { attachmentPartsOf, findMessagesByIds } from "../store/messages.ts";
 import type { DeliveriesTable, MessagesTable } from "../store/schema.ts";
+import { systemScope } from "../store/scope.ts";
 
 /**
  * Worker step "prepare": decrypts a message and renders its MIME once, shared by all of
  * its recipients through a small cache (messages are claimed together with their
- * siblings most of the time).
+ * siblings most of the time). Messages are read in the org of the delivery that names them.
  */
 export interface PreparedMessage {
   id: string;
@@ -29,6 +30,9 @@ export interface PreparedMessage {
   /** The signed message as parts (see core/body.ts); null when the content was shredded. */
   raw: MessageBody | null;
 }
+
+/** A delivery's pointer to its message: the message is read in the delivery's org. */
+export type MessageRef = Pick<DeliveriesTable, "org_id" | "message_id">;
 
 export class MessageCache {
   readonly #db: Db;
@@ -61,18 +65,22 @@ export class MessageCache {
     this.#maxBytes = deps.maxBytes ?? 64 * 1024 * 1024;
   }
 
-  /** Loads many messages in one query before their deliveries are processed. */
-  async preload(messageIds: readonly string[]): Promise<void> {
-    const missing = [...new Set(messageIds)].filter((id) => !this.#cache.has(id));
-    if (missing.length === 0) return;
-    const rows = await findMessagesByIds(this.#db, missing);
-    for (const row of rows) this.#remember(row.id, this.#prepare(row));
+  /** Loads many messages, one query per org, before their deliveries are processed. */
+  async preload(deliveries: readonly MessageRef[]): Promise<void> {
+    const missing = deliveries.filter((d) => !this.#cache.has(d.message_id));
+    for (const [orgId, refs] of Map.groupBy(missing, (d) => d.org_id)) {
+      const ids = [...new Set(refs.map((d) => d.message_id))];
+      const rows = await findMessagesByIds(systemScope(this.#db, orgId, "worker"), ids);
+      for (const row of rows) if (!this.#cache.has(row.id)) this.#remember(row.id, this.#prepare(row));
+    }
   }
 
-  get(messageId: string): Promise<PreparedMessage> {
+  get(delivery: MessageRef): Promise<PreparedMessage> {
+    const messageId = delivery.message_id;
     const hit = this.#cache.get(messageId);
     if (hit !== undefined) return hit;
-    const p = findMessagesByIds(this.#db, [messageId]).then((rows) => {
+    const scope = systemScope(this.#db, delivery.org_id, "worker");
+    const p = findMessagesByIds(scope, [messageId]).then((rows) => {
       const row = rows[0];
       if (row === undefined) throw new Error("message row missing");
       return this.#prepare(row);
@@ -128,7 +136,13 @@ export class MessageCache {
     // encoded (ADR 0006): a 25 MB attachment is never whole in memory, sealed or open.
     const attachments = content.attachments.map((a, idx) =>
       Readable.from(
-        openAttachmentStream(dek, row.id, idx, a.size, attachmentPartsOf(this.#db, row.id, idx)),
+        openAttachmentStream(
+          dek,
+          row.id,
+          idx,
+          a.size,
+          attachmentPartsOf(systemScope(this.#db, row.org_id, "worker"), row.id, idx),
+        ),
         {
           objectMode: false,
         },

@@ -17,6 +17,8 @@ export interface DeliveryRequest {
   from: string;
   to: string;
   raw: MessageBody;
+  /** The message's mode: an SMTP deliverer refuses `test` (ADR 0008 §7). */
+  mode: "live" | "test";
 }
 
 export interface Deliverer {

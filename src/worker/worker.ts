@@ -11,6 +11,7 @@ import type { Db } from "../store/db.ts";
 import { GroupCommitter } from "../store/group-commit.ts";
 import { type Completion, claimDue, completeAttempts, renewLeases } from "../store/queue.ts";
 import type { DeliveriesTable } from "../store/schema.ts";
+import { systemScope } from "../store/scope.ts";
 import { suppressedAmong } from "../store/suppressions.ts";
 import { MessageCache, openRecipient } from "./prepare.ts";
 import {
@@ -132,7 +133,7 @@ export class Worker {
         await this.#sleep();
         continue;
       }
-      await this.#cache.preload(claimed.map((d) => d.message_id)).catch(() => undefined);
+      await this.#cache.preload(claimed).catch(() => undefined);
       const suppressed = await this.#suppressedOf(claimed);
       for (const delivery of claimed) {
         const p = this.#process(delivery, suppressed.has(delivery.id)).finally(() =>
@@ -149,8 +150,7 @@ export class Worker {
     const byOrg = Map.groupBy(claimed, (d) => d.org_id);
     for (const [orgId, rows] of byOrg) {
       const hit = await suppressedAmong(
-        this.#deps.db,
-        orgId,
+        systemScope(this.#deps.db, orgId, "worker"),
         rows.map((d) => d.recipient_bidx),
       ).catch(() => new Set<string>());
       for (const d of rows) if (hit.has(d.recipient_bidx)) out.add(d.id);
@@ -168,7 +168,7 @@ export class Worker {
     };
     let completion: Completion;
     try {
-      const message = await this.#cache.get(delivery.message_id);
+      const message = await this.#cache.get(delivery);
       if (suppressed) {
         completion = recordSuppressed({ ...input, now: clock.now() });
       } else if (message.raw === null || message.content === null) {
@@ -189,6 +189,7 @@ export class Worker {
             ),
             to: recipient,
             raw: message.raw,
+            mode: message.mode,
           });
           const outcome = result.outcome;
           completion = recordOutcome({ ...input, now: clock.now() }, result);

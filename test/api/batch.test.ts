@@ -5,8 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { ensureOrg } from "../../src/core/bootstrap.ts";
 import { ManualClock } from "../../src/core/clock.ts";
+import { ensureOrg } from "../../src/core/orgs.ts";
 import type { Sealpost } from "../../src/main.ts";
 import { auth, BOOTSTRAP_KEY, eventually, startTestApp } from "../helpers/app.ts";
 

@@ -9,15 +9,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestContext } from "node:test";
 import pg from "pg";
+import { createKey, operatorGrantor } from "../../src/auth/keys.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import type { Config } from "../../src/config/schema.ts";
-import { createApiKey } from "../../src/core/api-keys.ts";
 import type { Clock } from "../../src/core/clock.ts";
 import type { Scope } from "../../src/core/principal.ts";
 import { addDomain } from "../../src/domains/service.ts";
 import { type Logger, silentLogger } from "../../src/logging/logger.ts";
 import { createDnsResolver, createSealpost, type Sealpost } from "../../src/main.ts";
 import { updateDomainCheck } from "../../src/store/domains.ts";
+import { systemScope } from "../../src/store/scope.ts";
 import type { Deliverer } from "../../src/worker/steps.ts";
 import { postgresUrl } from "./tools.ts";
 
@@ -83,6 +84,9 @@ export async function testNode(extra: Record<string, string> = {}): Promise<Test
       SEALPOST_INBOUND_PORT: "0",
       SEALPOST_HOSTNAME: "sealpost.test",
       SEALPOST_LOG_LEVEL: "silent",
+      // Tests of other features send in bursts; the limits have tests of their own.
+      SEALPOST_RATE_LIMIT_KEY: "100000/s",
+      SEALPOST_RATE_LIMIT_ORG: "100000/s",
       ...(database.url === undefined ? {} : { SEALPOST_DATABASE_URL: database.url }),
       ...extra,
     },
@@ -147,7 +151,8 @@ export async function startTestApp(t: TestContext | undefined, opts: TestAppOpti
     env,
     adminKey: BOOTSTRAP_KEY,
     async key(scopes, mode = "live", orgId = app.defaultOrgId) {
-      return (await createApiKey(app.db, app.clock, { orgId, name: "test", mode, scopes })).token;
+      const scope = systemScope(app.db, orgId, "admin");
+      return (await createKey(app.keys, scope, operatorGrantor("cli"), { name: "test", mode, scopes })).token;
     },
     close,
   };
@@ -184,9 +189,10 @@ export async function verifyDomainsForTest(app: Sealpost, names: readonly string
     resolver: createDnsResolver(app.config),
     hostname: "sealpost.test",
   };
+  const scope = systemScope(app.db, app.defaultOrgId, "admin");
   for (const name of names) {
-    const domain = await addDomain(deps, app.defaultOrgId, name);
-    await updateDomainCheck(app.db, app.defaultOrgId, domain.id, {
+    const domain = await addDomain(deps, scope, name);
+    await updateDomainCheck(scope, domain.id, {
       status: "verified",
       verified_at: app.clock.now(),
       last_check: "{}",

@@ -163,7 +163,11 @@ function filesUnder(dir: string): string[] {
  * pg_dump is not installed; pass that to `requirePgDump` after the test's own assertions
  * (a skip there cannot hide a failure).
  */
-export function checkStore(surfaces: Surfaces, dataDir: string, databaseUrl: string | undefined): boolean {
+export function checkStore(
+  surfaces: Pick<Surfaces, "check">,
+  dataDir: string,
+  databaseUrl: string | undefined,
+): boolean {
   const files = filesUnder(dataDir);
   if (testStore() === "sqlite")
     assert(

@@ -8,8 +8,9 @@ import {
   rotateDkim,
   verifyDomain,
 } from "../../domains/service.ts";
-import { guard, principalOf } from "../auth.ts";
+import { access } from "../access.ts";
 import type { ApiDeps } from "../context.ts";
+import { orgScope } from "../org-scope.ts";
 import { idParam } from "./schemas.ts";
 
 function id(params: unknown): string {
@@ -20,7 +21,7 @@ export function registerDomainRoutes(app: FastifyInstance, deps: ApiDeps): void 
   app.post(
     "/v1/domains",
     {
-      preHandler: guard(deps, "domains:manage"),
+      config: access({ scope: "domains:manage" }),
       schema: {
         summary:
           "Add a sending domain: generates DKIM keys (RSA-2048 and Ed25519) and lists the DNS records to publish",
@@ -41,24 +42,24 @@ export function registerDomainRoutes(app: FastifyInstance, deps: ApiDeps): void 
         if (k !== "name")
           throw new SealpostError("unknown_field", { field: /^[a-z_]{1,32}$/.test(k) ? k : "?" });
       if (body.name === undefined) throw new SealpostError("missing_field", { field: "name" });
-      return reply.code(201).send(await addDomain(deps.domains, principalOf(request).orgId, body.name));
+      return reply.code(201).send(await addDomain(deps.domains, orgScope(deps, request), body.name));
     },
   );
   app.get(
     "/v1/domains",
     {
-      preHandler: guard(deps, "domains:manage"),
+      config: access({ scope: "domains:manage" }),
       schema: { summary: "List sending domains", tags: ["domains"] },
     },
     async (request) => ({
       object: "list",
-      data: await listDomainViews(deps.domains, principalOf(request).orgId),
+      data: await listDomainViews(deps.domains, orgScope(deps, request)),
     }),
   );
   app.get(
     "/v1/domains/:id",
     {
-      preHandler: guard(deps, "domains:manage"),
+      config: access({ scope: "domains:manage" }),
       schema: {
         summary: "A sending domain with its DNS records and last check",
         tags: ["domains"],
@@ -66,32 +67,32 @@ export function registerDomainRoutes(app: FastifyInstance, deps: ApiDeps): void 
       },
     },
     async (request) => {
-      const orgId = principalOf(request).orgId;
-      return domainView(deps.domains, await getDomainOrThrow(deps.domains, orgId, id(request.params)));
+      const scope = orgScope(deps, request);
+      return domainView(deps.domains, scope, await getDomainOrThrow(scope, id(request.params)));
     },
   );
   app.post(
     "/v1/domains/:id/verify",
     {
-      preHandler: guard(deps, "domains:manage"),
+      config: access({ scope: "domains:manage" }),
       schema: {
         summary: "Check the domain's records in DNS and report each",
         tags: ["domains"],
         params: idParam,
       },
     },
-    async (request) => verifyDomain(deps.domains, principalOf(request).orgId, id(request.params)),
+    async (request) => verifyDomain(deps.domains, orgScope(deps, request), id(request.params)),
   );
   app.post(
     "/v1/domains/:id/rotate-dkim",
     {
-      preHandler: guard(deps, "domains:manage"),
+      config: access({ scope: "domains:manage" }),
       schema: {
         summary: "Create the next DKIM keys; they take over when verify finds them in DNS",
         tags: ["domains"],
         params: idParam,
       },
     },
-    async (request) => rotateDkim(deps.domains, principalOf(request).orgId, id(request.params)),
+    async (request) => rotateDkim(deps.domains, orgScope(deps, request), id(request.params)),
   );
 }

@@ -7,8 +7,10 @@ import { submitBatch, submitMessage } from "../../core/submit.ts";
 import { blindIndex } from "../../crypto/blind-index.ts";
 import { cancelPending, deliveriesOf, eventsOf, findMessage, listMessages } from "../../store/messages.ts";
 import type { DeliveryStatus } from "../../store/schema.ts";
-import { guard, principalOf } from "../auth.ts";
+import { access } from "../access.ts";
+import { principalOf } from "../authn-hook.ts";
 import type { ApiDeps } from "../context.ts";
+import { orgScope } from "../org-scope.ts";
 import { pageOf, pageQuery } from "../pagination.ts";
 import { classify } from "../problem.ts";
 import { messageDek, messageView } from "../views.ts";
@@ -51,7 +53,7 @@ export function registerMessageRoutes(app: FastifyInstance, deps: ApiDeps): void
   app.post(
     "/v1/messages",
     {
-      preHandler: guard(deps, "messages:send"),
+      config: access({ scope: "messages:send" }),
       schema: {
         summary: "Send a message",
         description: "Answers 202 once the message is durably stored, with one delivery per recipient.",
@@ -71,7 +73,7 @@ export function registerMessageRoutes(app: FastifyInstance, deps: ApiDeps): void
   app.post(
     "/v1/messages/batch",
     {
-      preHandler: guard(deps, "messages:send"),
+      config: access({ scope: "messages:send" }),
       schema: {
         summary: "Send up to 500 messages in one request",
         description:
@@ -100,7 +102,7 @@ export function registerMessageRoutes(app: FastifyInstance, deps: ApiDeps): void
   app.get(
     "/v1/messages/:id",
     {
-      preHandler: guard(deps, "messages:read"),
+      config: access({ scope: "messages:read" }),
       schema: {
         summary: "Get a message: per-recipient status, evidence and events",
         description:
@@ -120,11 +122,12 @@ export function registerMessageRoutes(app: FastifyInstance, deps: ApiDeps): void
         throw new SealpostError("forbidden", {
           detail: "Reading content needs the messages:read_content scope.",
         });
-      const m = await findMessage(deps.db, principal.orgId, param(request));
+      const scope = orgScope(deps, request);
+      const m = await findMessage(scope, param(request));
       if (m === undefined) throw new SealpostError("not_found");
       const [deliveries, events, dek] = await Promise.all([
-        deliveriesOf(deps.db, principal.orgId, [m.id]),
-        eventsOf(deps.db, principal.orgId, m.id),
+        deliveriesOf(scope, [m.id]),
+        eventsOf(scope, m.id),
         messageDek(deps.keyring, m),
       ]);
       return messageView(m, deliveries, dek, { events, content: wantContent });
@@ -134,7 +137,7 @@ export function registerMessageRoutes(app: FastifyInstance, deps: ApiDeps): void
   app.get(
     "/v1/messages",
     {
-      preHandler: guard(deps, "messages:read"),
+      config: access({ scope: "messages:read" }),
       schema: {
         summary: "List messages, newest first",
         tags: ["messages"],
@@ -153,7 +156,7 @@ export function registerMessageRoutes(app: FastifyInstance, deps: ApiDeps): void
       },
     },
     async (request) => {
-      const principal = principalOf(request);
+      const scope = orgScope(deps, request);
       const q = request.query as Record<string, unknown>;
       for (const k of Object.keys(q))
         if (!["status", "recipient", "tag", "from", "to", "limit", "cursor"].includes(k))
@@ -169,7 +172,7 @@ export function registerMessageRoutes(app: FastifyInstance, deps: ApiDeps): void
         const parsed = typeof q.recipient === "string" ? parseBareAddress(q.recipient) : null;
         if (parsed === null) throw new SealpostError("invalid_address", { field: "recipient" });
         recipientBidx = blindIndex(
-          (await deps.keyring.orgKeys(principal.orgId)).indexKey,
+          (await deps.keyring.orgKeys(scope.orgId)).indexKey,
           parsed.address,
           "address",
         );
@@ -179,8 +182,7 @@ export function registerMessageRoutes(app: FastifyInstance, deps: ApiDeps): void
           field: "tag",
           detail: "tag must be 1-64 characters of A-Z a-z 0-9 _ . : -",
         });
-      const rows = await listMessages(deps.db, {
-        orgId: principal.orgId,
+      const rows = await listMessages(scope, {
         limit: limit + 1,
         ...(q.status === undefined ? {} : { status: q.status as DeliveryStatus }),
         ...(recipientBidx === undefined ? {} : { recipientBidx }),
@@ -191,8 +193,7 @@ export function registerMessageRoutes(app: FastifyInstance, deps: ApiDeps): void
       });
       const { page, next } = pageOf(rows, limit, (m) => m.id);
       const deliveries = await deliveriesOf(
-        deps.db,
-        principal.orgId,
+        scope,
         page.map((m) => m.id),
       );
       const data = await Promise.all(
@@ -211,7 +212,7 @@ export function registerMessageRoutes(app: FastifyInstance, deps: ApiDeps): void
   app.post(
     "/v1/messages/:id/cancel",
     {
-      preHandler: guard(deps, "messages:send"),
+      config: access({ scope: "messages:send" }),
       schema: {
         summary: "Cancel the deliveries of a message that have not gone out",
         tags: ["messages"],
@@ -219,13 +220,13 @@ export function registerMessageRoutes(app: FastifyInstance, deps: ApiDeps): void
       },
     },
     async (request) => {
-      const principal = principalOf(request);
-      const m = await findMessage(deps.db, principal.orgId, param(request));
+      const scope = orgScope(deps, request);
+      const m = await findMessage(scope, param(request));
       if (m === undefined) throw new SealpostError("not_found");
       const now = deps.clock.now();
-      const cancelled = await cancelPending(deps.db, principal.orgId, m.id, now, (deliveryId) => ({
+      const cancelled = await cancelPending(scope, m.id, now, (deliveryId) => ({
         id: newId("evt", now),
-        org_id: principal.orgId,
+        org_id: scope.orgId,
         message_id: m.id,
         delivery_id: deliveryId,
         type: "cancelled",
@@ -236,7 +237,7 @@ export function registerMessageRoutes(app: FastifyInstance, deps: ApiDeps): void
         throw new SealpostError("invalid_state", {
           detail: "No delivery of this message is still waiting to be sent.",
         });
-      const deliveries = await deliveriesOf(deps.db, principal.orgId, [m.id]);
+      const deliveries = await deliveriesOf(scope, [m.id]);
       return { ...messageView(m, deliveries, await messageDek(deps.keyring, m)), cancelled };
     },
   );

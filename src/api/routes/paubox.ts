@@ -5,8 +5,10 @@ import type { Principal } from "../../core/principal.ts";
 import { MAX_BATCH_MESSAGES, type SubmitResult, submitBatch, submitMessage } from "../../core/submit.ts";
 import { deliveriesOf, findMessage } from "../../store/messages.ts";
 import { openRecipient } from "../../worker/prepare.ts";
-import { type CredentialScheme, guard, principalOf } from "../auth.ts";
+import { access } from "../access.ts";
+import { principalOf } from "../authn-hook.ts";
 import type { ApiDeps } from "../context.ts";
+import { orgScope } from "../org-scope.ts";
 import { type PauboxErrorItem, pauboxError, pauboxErrorHandler } from "../paubox/errors.ts";
 import { pauboxBulkBody, pauboxReceiptQuery, pauboxSendBody } from "../paubox/schemas.ts";
 import { receiptStatus } from "../paubox/status.ts";
@@ -22,17 +24,10 @@ import { messageDek } from "../views.ts";
  * Mounted twice: `/v1/{username}/…` (the documented Paubox layout; the username is ignored,
  * the key names the org) and `/paubox/v1/…` (the username-less layout of the current
  * official SDK, whose `/v1/messages` is sealpost's own API).
+ *
+ * Every route declares `scheme: "paubox"`: besides sealpost's methods it takes Paubox's
+ * `Token token=<key>`, and a 401 challenges `Token` first (api/authn-hook.ts).
  */
-export const PAUBOX_TOKEN: CredentialScheme = {
-  // Paubox takes `Token token=<key>` (quoted or not, options after a comma), `Token <key>`
-  // and `Bearer <key>`.
-  token(header) {
-    const m = /^(?:token|bearer)\s+(?:token=("?)([^\s",]+)\1|(?!token=)([^\s",]+))\s*(?:,.*)?$/i.exec(header);
-    const token = m?.[2] ?? m?.[3];
-    return token !== undefined && /^[\x21-\x7e]+$/.test(token) ? token : null;
-  },
-  challenge: 'Token realm="sealpost"',
-};
 
 /** sealpost message ids and Paubox's UUIDs may be echoed back; anything else might be PHI. */
 const ECHOABLE_ID = /^(?:msg_[0-9a-z]{26}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i;
@@ -111,7 +106,7 @@ function pauboxRoutes(scope: FastifyInstance, deps: ApiDeps, documented: boolean
   scope.post(
     "/messages",
     {
-      preHandler: guard(deps, "messages:send", PAUBOX_TOKEN),
+      config: access({ scope: "messages:send", scheme: "paubox" }),
       schema: doc({
         summary: "Paubox: send a message",
         description:
@@ -128,7 +123,7 @@ function pauboxRoutes(scope: FastifyInstance, deps: ApiDeps, documented: boolean
   scope.post(
     "/bulk_messages",
     {
-      preHandler: guard(deps, "messages:send", PAUBOX_TOKEN),
+      config: access({ scope: "messages:send", scheme: "paubox" }),
       schema: doc({
         summary: "Paubox: send several messages",
         description: `Up to ${MAX_BULK} messages, each validated on its own and all accepted ones stored in one durable commit; answers in request order.`,
@@ -159,7 +154,7 @@ function pauboxRoutes(scope: FastifyInstance, deps: ApiDeps, documented: boolean
   scope.get(
     "/message_receipt",
     {
-      preHandler: guard(deps, "messages:read", PAUBOX_TOKEN),
+      config: access({ scope: "messages:read", scheme: "paubox" }),
       schema: doc({
         summary: "Paubox: message receipt",
         description:
@@ -168,14 +163,14 @@ function pauboxRoutes(scope: FastifyInstance, deps: ApiDeps, documented: boolean
       }),
     },
     async (request: FastifyRequest, reply: FastifyReply) => {
-      const principal = principalOf(request);
+      const scope = orgScope(deps, request);
       const id = (request.query as Record<string, unknown>).sourceTrackingId;
       if (typeof id !== "string" || id === "")
         throw new SealpostError("missing_field", {
           field: "sourceTrackingId",
           detail: "sourceTrackingId is required, once.",
         });
-      const m = MESSAGE_ID.test(id) ? await findMessage(deps.db, principal.orgId, id) : undefined;
+      const m = MESSAGE_ID.test(id) ? await findMessage(scope, id) : undefined;
       if (m === undefined)
         return reply.code(404).send({
           errors: [
@@ -187,10 +182,7 @@ function pauboxRoutes(scope: FastifyInstance, deps: ApiDeps, documented: boolean
           ],
           sourceTrackingId: ECHOABLE_ID.test(id) ? id : null,
         });
-      const [deliveries, dek] = await Promise.all([
-        deliveriesOf(deps.db, principal.orgId, [m.id]),
-        messageDek(deps.keyring, m),
-      ]);
+      const [deliveries, dek] = await Promise.all([deliveriesOf(scope, [m.id]), messageDek(deps.keyring, m)]);
       return {
         sourceTrackingId: m.id,
         data: {
@@ -207,8 +199,12 @@ function pauboxRoutes(scope: FastifyInstance, deps: ApiDeps, documented: boolean
   );
 
   // Templates do not exist yet (a later issue): authenticated, then a Paubox-shaped refusal.
-  // onRequest, so a multipart template upload is refused before its body is read.
-  const templates = { onRequest: [guard(deps, "messages:send", PAUBOX_TOKEN), notYet("Templates")] };
+  // onRequest (after authentication's), so a multipart template upload is refused before its
+  // body is read.
+  const templates = {
+    config: access({ scope: "messages:send", scheme: "paubox" }),
+    onRequest: notYet("Templates"),
+  };
   const hidden = { schema: { hide: true } };
   scope.post("/templated_messages", { ...templates, ...hidden }, async () => ({}));
   scope.get("/dynamic_templates", { ...templates, ...hidden }, async () => ({}));

@@ -3,13 +3,15 @@ import { simpleParser } from "mailparser";
 import { SealpostError } from "../../core/errors.ts";
 import { open } from "../../crypto/aead.ts";
 import { toBuffer } from "../../store/db.ts";
-import { findMessage } from "../../store/messages.ts";
-import { findDelivery, findSandbox, listSandbox } from "../../store/queue.ts";
+import { findDelivery, findMessage } from "../../store/messages.ts";
+import { findSandbox, listSandbox } from "../../store/sandbox.ts";
 import type { SandboxTable } from "../../store/schema.ts";
+import type { OrgScope } from "../../store/scope.ts";
 import { openRecipient } from "../../worker/prepare.ts";
 import { sandboxAad } from "../../worker/steps.ts";
-import { guard, principalOf } from "../auth.ts";
+import { access } from "../access.ts";
 import type { ApiDeps } from "../context.ts";
+import { orgScope } from "../org-scope.ts";
 import { pageOf, pageQuery } from "../pagination.ts";
 import { messageDek } from "../views.ts";
 import { idParam } from "./schemas.ts";
@@ -18,9 +20,9 @@ import { idParam } from "./schemas.ts";
  * The sandbox inbox: what test-mode messages would have delivered, captured per
  * recipient. Shows content, so it needs messages:read_content.
  */
-async function view(deps: ApiDeps, row: SandboxTable, full: boolean) {
-  const m = await findMessage(deps.db, row.org_id, row.message_id);
-  const delivery = await findDelivery(deps.db, row.delivery_id);
+async function view(deps: ApiDeps, scope: OrgScope, row: SandboxTable, full: boolean) {
+  const m = await findMessage(scope, row.message_id);
+  const delivery = await findDelivery(scope, row.delivery_id);
   const dek = m === undefined ? null : await messageDek(deps.keyring, m);
   if (dek === null || delivery === undefined)
     return { id: row.delivery_id, message_id: row.message_id, shredded: true };
@@ -55,7 +57,7 @@ export function registerSandboxRoutes(app: FastifyInstance, deps: ApiDeps): void
   app.get(
     "/v1/sandbox/messages",
     {
-      preHandler: guard(deps, "messages:read_content"),
+      config: access({ scope: "messages:read_content" }),
       schema: {
         summary: "List the sandbox inbox, newest first",
         tags: ["sandbox"],
@@ -66,13 +68,13 @@ export function registerSandboxRoutes(app: FastifyInstance, deps: ApiDeps): void
       },
     },
     async (request) => {
-      const principal = principalOf(request);
+      const scope = orgScope(deps, request);
       const { limit, before } = pageQuery(request.query as { limit?: unknown; cursor?: unknown }, "dlv");
-      const rows = await listSandbox(deps.db, principal.orgId, before, limit + 1);
+      const rows = await listSandbox(scope, before, limit + 1);
       const { page, next } = pageOf(rows, limit, (r) => r.delivery_id);
       return {
         object: "list",
-        data: await Promise.all(page.map((r) => view(deps, r, false))),
+        data: await Promise.all(page.map((r) => view(deps, scope, r, false))),
         next_cursor: next,
       };
     },
@@ -81,7 +83,7 @@ export function registerSandboxRoutes(app: FastifyInstance, deps: ApiDeps): void
   app.get(
     "/v1/sandbox/messages/:id",
     {
-      preHandler: guard(deps, "messages:read_content"),
+      config: access({ scope: "messages:read_content" }),
       schema: {
         summary: "One captured sandbox message (by delivery id)",
         tags: ["sandbox"],
@@ -89,10 +91,10 @@ export function registerSandboxRoutes(app: FastifyInstance, deps: ApiDeps): void
       },
     },
     async (request) => {
-      const principal = principalOf(request);
-      const row = await findSandbox(deps.db, principal.orgId, (request.params as { id: string }).id);
+      const scope = orgScope(deps, request);
+      const row = await findSandbox(scope, (request.params as { id: string }).id);
       if (row === undefined) throw new SealpostError("not_found");
-      return view(deps, row, true);
+      return view(deps, scope, row, true);
     },
   );
 }

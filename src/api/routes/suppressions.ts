@@ -5,8 +5,9 @@ import { type SuppressionReason, suppress, suppressionAad } from "../../core/sup
 import { normalizeAddress } from "../../crypto/blind-index.ts";
 import type { SuppressionsTable } from "../../store/schema.ts";
 import { deleteSuppression, findSuppression, listSuppressions } from "../../store/suppressions.ts";
-import { guard, principalOf } from "../auth.ts";
+import { access } from "../access.ts";
 import type { ApiDeps } from "../context.ts";
+import { orgScope } from "../org-scope.ts";
 import { pageOf, pageQuery } from "../pagination.ts";
 
 const REASONS: readonly SuppressionReason[] = ["hard_bounce", "complaint", "unsubscribe", "manual"];
@@ -32,7 +33,7 @@ export function registerSuppressionRoutes(app: FastifyInstance, deps: ApiDeps): 
   app.get(
     "/v1/suppressions",
     {
-      preHandler: guard(deps, "suppressions:manage"),
+      config: access({ scope: "suppressions:manage" }),
       schema: {
         summary: "List suppressed addresses, newest first",
         tags: ["suppressions"],
@@ -43,14 +44,14 @@ export function registerSuppressionRoutes(app: FastifyInstance, deps: ApiDeps): 
       },
     },
     async (request) => {
-      const orgId = principalOf(request).orgId;
+      const scope = orgScope(deps, request);
       const { limit, before } = pageQuery(
         request.query as { limit?: unknown; cursor?: unknown },
         "sup",
         200,
         50,
       );
-      const rows = await listSuppressions(deps.db, orgId, before, limit + 1);
+      const rows = await listSuppressions(scope, before, limit + 1);
       const { page, next } = pageOf(rows, limit, (r) => r.id);
       return { object: "list", data: await Promise.all(page.map((r) => view(deps, r))), next_cursor: next };
     },
@@ -58,7 +59,7 @@ export function registerSuppressionRoutes(app: FastifyInstance, deps: ApiDeps): 
   app.post(
     "/v1/suppressions",
     {
-      preHandler: guard(deps, "suppressions:manage"),
+      config: access({ scope: "suppressions:manage" }),
       schema: {
         summary: "Suppress an address: later sends to it get status suppressed and no delivery attempt",
         tags: ["suppressions"],
@@ -70,7 +71,7 @@ export function registerSuppressionRoutes(app: FastifyInstance, deps: ApiDeps): 
       },
     },
     async (request, reply) => {
-      const orgId = principalOf(request).orgId;
+      const scope = orgScope(deps, request);
       const body = request.body as Record<string, unknown> | null;
       if (typeof body !== "object" || body === null || Array.isArray(body))
         throw new SealpostError("invalid_type", { detail: "The body must be a JSON object." });
@@ -85,8 +86,8 @@ export function registerSuppressionRoutes(app: FastifyInstance, deps: ApiDeps): 
           field: "reason",
           detail: `reason must be one of ${REASONS.join(", ")}.`,
         });
-      const created = await suppress(deps, orgId, addr, reason, null);
-      const row = await findSuppression(deps.db, orgId, await deps.keyring.addressIndex(orgId, addr));
+      const created = await suppress(deps, scope, addr, reason, null);
+      const row = await findSuppression(scope, await deps.keyring.addressIndex(scope.orgId, addr));
       if (row === undefined) throw new SealpostError("internal_error");
       return reply.code(created ? 201 : 200).send(await view(deps, row));
     },
@@ -94,7 +95,7 @@ export function registerSuppressionRoutes(app: FastifyInstance, deps: ApiDeps): 
   app.delete(
     "/v1/suppressions/:address",
     {
-      preHandler: guard(deps, "suppressions:manage"),
+      config: access({ scope: "suppressions:manage" }),
       schema: {
         summary: "Remove an address from the suppression list",
         tags: ["suppressions"],
@@ -102,9 +103,9 @@ export function registerSuppressionRoutes(app: FastifyInstance, deps: ApiDeps): 
       },
     },
     async (request, reply) => {
-      const orgId = principalOf(request).orgId;
+      const scope = orgScope(deps, request);
       const addr = address((request.params as { address: string }).address, "address");
-      if (!(await deleteSuppression(deps.db, orgId, await deps.keyring.addressIndex(orgId, addr))))
+      if (!(await deleteSuppression(scope, await deps.keyring.addressIndex(scope.orgId, addr))))
         throw new SealpostError("not_found");
       return reply.code(204).send();
     },

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { SealpostError } from "../../core/errors.ts";
 import { analyzeHeaders, type HeaderAnalysis } from "../../tools/analyze-headers.ts";
-import { guard } from "../auth.ts";
+import { access } from "../access.ts";
 import type { ApiDeps } from "../context.ts";
 
 export interface AnalyzeHeadersRequest {
@@ -44,11 +44,11 @@ function parseBody(body: unknown): AnalyzeHeadersRequest {
  * caller pastes (it is not stored or logged) and reports, hop by hop, whether TLS was
  * recorded; see docs/tools.md.
  */
-export function registerHeaderToolRoutes(app: FastifyInstance, deps: ApiDeps): void {
+export function registerHeaderToolRoutes(app: FastifyInstance, _deps: ApiDeps): void {
   app.post(
     "/v1/tools/analyze-headers",
     {
-      preHandler: guard(deps, "messages:read"),
+      config: access({ scope: "messages:read" }),
       schema: {
         summary: "Analyse the Received lines of a message for TLS, hop by hop",
         description:

@@ -2,14 +2,14 @@ import type { FastifyInstance } from "fastify";
 import { SealpostError } from "../../core/errors.ts";
 import { normalizeDomainName } from "../../domains/service.ts";
 import { tlsCheck } from "../../tools/tls-check.ts";
-import { guard } from "../auth.ts";
+import { access } from "../access.ts";
 import type { ApiDeps } from "../context.ts";
 
 export function registerTlsCheckRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.get(
     "/v1/tools/tls-check",
     {
-      preHandler: guard(deps, "messages:read"),
+      config: access({ scope: "messages:read" }),
       schema: {
         summary:
           "Check a domain's inbound mail TLS: MX hosts, STARTTLS, TLS version and cipher, certificate, MTA-STS, TLS-RPT",

@@ -1,0 +1,32 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import type { TestContext } from "node:test";
+import { fileURLToPath } from "node:url";
+import { testNode } from "./app.ts";
+
+/** The real `sealpost` bin, run as an operator would, against a test node's store. */
+export const BIN = fileURLToPath(new URL("../../bin/sealpost.js", import.meta.url));
+
+/** The environment of a fresh test node (data dir and database), removed after the test. */
+export async function cliEnv(
+  t: TestContext,
+  extra: Record<string, string> = {},
+): Promise<Record<string, string>> {
+  const node = await testNode(extra);
+  t.after(() => node.remove());
+  return node.env;
+}
+
+export function runCli(args: readonly string[], env: Record<string, string>) {
+  return spawnSync(process.execPath, [BIN, ...args], {
+    env: { PATH: process.env.PATH ?? "", ...env },
+    encoding: "utf8",
+  });
+}
+
+/** Runs `args --json`, expects exit 0, and returns the parsed output. */
+export function runCliJson(args: readonly string[], env: Record<string, string>) {
+  const r = runCli([...args, "--json"], env);
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout);
+}

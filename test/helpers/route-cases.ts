@@ -1,0 +1,277 @@
+import type { Scope } from "../../src/core/principal.ts";
+
+/**
+ * One case per protected route (ADR 0008 §8): the scope it needs, a request that a key
+ * holding that scope may make, and the same request on another org's object (answered 404,
+ * never 403: no existence leak) — or why there is no such object. test/api/route-security
+ * fails when a route of the app has no case here, or a case names a route that is gone.
+ */
+export interface Fixture {
+  /** Org A's objects. */
+  messageId: string;
+  deliveryId: string;
+  domainId: string;
+  suppressed: string;
+  spareKeyId: string;
+  orgId: string;
+  /** A fresh name per call, for routes that create something named. */
+  unique(prefix: string): string;
+}
+
+export interface CaseRequest {
+  url: string;
+  payload?: unknown;
+}
+
+export interface RouteCase {
+  /** `METHOD url` as Fastify registered it (`:id` parameters). */
+  route: string;
+  scope: Scope;
+  request(f: Fixture): CaseRequest;
+  wrongOrg: ((f: Fixture) => CaseRequest) | { none: string };
+}
+
+const message = {
+  from: "clinic@example.com",
+  to: "p@example.org",
+  subject: "Hi",
+  text: "Hello",
+  sandbox: true,
+};
+
+const pauboxMessage = {
+  data: {
+    message: {
+      recipients: ["p@example.org"],
+      headers: { subject: "Hi", from: "clinic@example.com" },
+      content: { "text/plain": "Hello" },
+    },
+  },
+};
+
+const CREATES = "creates an object in the caller's own org; there is no other org's object to name";
+const LISTS =
+  "lists the caller's own org only (another org's objects are asserted absent by the isolation test)";
+const INSTANCE = "instance-wide: no org's object is named";
+const TEMPLATES = "templates do not exist yet: every call answers not_supported after authentication";
+
+const sealpostCases: RouteCase[] = [
+  {
+    route: "POST /v1/messages",
+    scope: "messages:send",
+    request: () => ({ url: "/v1/messages", payload: message }),
+    wrongOrg: { none: CREATES },
+  },
+  {
+    route: "POST /v1/messages/batch",
+    scope: "messages:send",
+    request: () => ({ url: "/v1/messages/batch", payload: { messages: [message] } }),
+    wrongOrg: { none: CREATES },
+  },
+  {
+    route: "GET /v1/messages",
+    scope: "messages:read",
+    request: () => ({ url: "/v1/messages" }),
+    wrongOrg: { none: LISTS },
+  },
+  {
+    route: "GET /v1/messages/:id",
+    scope: "messages:read",
+    request: (f) => ({ url: `/v1/messages/${f.messageId}` }),
+    wrongOrg: (f) => ({ url: `/v1/messages/${f.messageId}` }),
+  },
+  {
+    route: "POST /v1/messages/:id/cancel",
+    scope: "messages:send",
+    request: (f) => ({ url: `/v1/messages/${f.messageId}/cancel` }),
+    wrongOrg: (f) => ({ url: `/v1/messages/${f.messageId}/cancel` }),
+  },
+  {
+    route: "GET /v1/sandbox/messages",
+    scope: "messages:read_content",
+    request: () => ({ url: "/v1/sandbox/messages" }),
+    wrongOrg: { none: LISTS },
+  },
+  {
+    route: "GET /v1/sandbox/messages/:id",
+    scope: "messages:read_content",
+    request: (f) => ({ url: `/v1/sandbox/messages/${f.deliveryId}` }),
+    wrongOrg: (f) => ({ url: `/v1/sandbox/messages/${f.deliveryId}` }),
+  },
+  {
+    route: "POST /v1/domains",
+    scope: "domains:manage",
+    request: (f) => ({ url: "/v1/domains", payload: { name: `${f.unique("d")}.example` } }),
+    wrongOrg: { none: CREATES },
+  },
+  {
+    route: "GET /v1/domains",
+    scope: "domains:manage",
+    request: () => ({ url: "/v1/domains" }),
+    wrongOrg: { none: LISTS },
+  },
+  {
+    route: "GET /v1/domains/:id",
+    scope: "domains:manage",
+    request: (f) => ({ url: `/v1/domains/${f.domainId}` }),
+    wrongOrg: (f) => ({ url: `/v1/domains/${f.domainId}` }),
+  },
+  {
+    route: "POST /v1/domains/:id/verify",
+    scope: "domains:manage",
+    request: (f) => ({ url: `/v1/domains/${f.domainId}/verify` }),
+    wrongOrg: (f) => ({ url: `/v1/domains/${f.domainId}/verify` }),
+  },
+  {
+    route: "POST /v1/domains/:id/rotate-dkim",
+    scope: "domains:manage",
+    request: (f) => ({ url: `/v1/domains/${f.domainId}/rotate-dkim` }),
+    wrongOrg: (f) => ({ url: `/v1/domains/${f.domainId}/rotate-dkim` }),
+  },
+  {
+    route: "GET /v1/suppressions",
+    scope: "suppressions:manage",
+    request: () => ({ url: "/v1/suppressions" }),
+    wrongOrg: { none: LISTS },
+  },
+  {
+    route: "POST /v1/suppressions",
+    scope: "suppressions:manage",
+    request: () => ({ url: "/v1/suppressions", payload: { address: "s2@example.org" } }),
+    wrongOrg: { none: CREATES },
+  },
+  {
+    route: "DELETE /v1/suppressions/:address",
+    scope: "suppressions:manage",
+    request: (f) => ({ url: `/v1/suppressions/${encodeURIComponent(f.suppressed)}` }),
+    wrongOrg: (f) => ({ url: `/v1/suppressions/${encodeURIComponent(f.suppressed)}` }),
+  },
+  {
+    route: "GET /v1/tools/tls-check",
+    scope: "messages:read",
+    request: () => ({ url: "/v1/tools/tls-check?domain=example.com" }),
+    wrongOrg: { none: "a diagnostic of public DNS; reads no org's object" },
+  },
+  {
+    route: "POST /v1/tools/analyze-headers",
+    scope: "messages:read",
+    request: () => ({
+      url: "/v1/tools/analyze-headers",
+      payload: { headers: "Received: from a by b; Thu, 26 Nov 2026 10:00:00 +0000\r\n" },
+    }),
+    wrongOrg: { none: "analyzes the request body only; reads no org's object" },
+  },
+  {
+    route: "POST /v1/api-keys",
+    scope: "keys:manage",
+    request: () => ({
+      url: "/v1/api-keys",
+      payload: { name: "made", mode: "live", scopes: ["keys:manage"] },
+    }),
+    wrongOrg: { none: CREATES },
+  },
+  {
+    route: "GET /v1/api-keys",
+    scope: "keys:manage",
+    request: () => ({ url: "/v1/api-keys" }),
+    wrongOrg: { none: LISTS },
+  },
+  {
+    route: "GET /v1/api-keys/:id",
+    scope: "keys:manage",
+    request: (f) => ({ url: `/v1/api-keys/${f.spareKeyId}` }),
+    wrongOrg: (f) => ({ url: `/v1/api-keys/${f.spareKeyId}` }),
+  },
+  {
+    route: "POST /v1/api-keys/:id/rotate",
+    scope: "keys:manage",
+    request: (f) => ({ url: `/v1/api-keys/${f.spareKeyId}/rotate`, payload: { overlap_seconds: 0 } }),
+    wrongOrg: (f) => ({ url: `/v1/api-keys/${f.spareKeyId}/rotate`, payload: { overlap_seconds: 0 } }),
+  },
+  {
+    route: "DELETE /v1/api-keys/:id",
+    scope: "keys:manage",
+    request: (f) => ({ url: `/v1/api-keys/${f.spareKeyId}` }),
+    wrongOrg: (f) => ({ url: `/v1/api-keys/${f.spareKeyId}` }),
+  },
+  {
+    route: "POST /v1/admin/orgs",
+    scope: "instance:admin",
+    request: (f) => ({ url: "/v1/admin/orgs", payload: { name: f.unique("org") } }),
+    wrongOrg: { none: INSTANCE },
+  },
+  {
+    route: "GET /v1/admin/orgs",
+    scope: "instance:admin",
+    request: () => ({ url: "/v1/admin/orgs" }),
+    wrongOrg: { none: INSTANCE },
+  },
+  {
+    route: "GET /v1/admin/orgs/:id",
+    scope: "instance:admin",
+    request: (f) => ({ url: `/v1/admin/orgs/${f.orgId}` }),
+    wrongOrg: { none: INSTANCE },
+  },
+  {
+    route: "POST /v1/admin/signing-keys/rotate",
+    scope: "instance:admin",
+    request: () => ({ url: "/v1/admin/signing-keys/rotate" }),
+    wrongOrg: { none: INSTANCE },
+  },
+];
+
+/** The Paubox-compatible routes, at both of their prefixes. */
+function pauboxCases(prefix: "/paubox/v1" | "/v1/:username"): RouteCase[] {
+  const at = prefix === "/paubox/v1" ? prefix : "/v1/acme";
+  const receipt = (f: Fixture) => ({ url: `${at}/message_receipt?sourceTrackingId=${f.messageId}` });
+  const template = (method: string, path: string): RouteCase => ({
+    route: `${method} ${prefix}${path}`,
+    scope: "messages:send",
+    request: () => ({
+      url: `${at}${path.replace(":id", "t1")}`,
+      ...(method === "POST" || method === "PATCH" ? { payload: {} } : {}),
+    }),
+    wrongOrg: { none: TEMPLATES },
+  });
+  return [
+    {
+      route: `POST ${prefix}/messages`,
+      scope: "messages:send",
+      request: () => ({ url: `${at}/messages`, payload: pauboxMessage }),
+      wrongOrg: { none: CREATES },
+    },
+    {
+      route: `POST ${prefix}/bulk_messages`,
+      scope: "messages:send",
+      request: () => ({
+        url: `${at}/bulk_messages`,
+        payload: { data: { messages: [pauboxMessage.data.message] } },
+      }),
+      wrongOrg: { none: CREATES },
+    },
+    { route: `GET ${prefix}/message_receipt`, scope: "messages:read", request: receipt, wrongOrg: receipt },
+    template("POST", "/templated_messages"),
+    template("GET", "/dynamic_templates"),
+    template("POST", "/dynamic_templates"),
+    template("GET", "/dynamic_templates/:id"),
+    template("PATCH", "/dynamic_templates/:id"),
+    template("DELETE", "/dynamic_templates/:id"),
+  ];
+}
+
+export const ROUTE_CASES: readonly RouteCase[] = [
+  ...sealpostCases,
+  ...pauboxCases("/paubox/v1"),
+  ...pauboxCases("/v1/:username"),
+];
+
+/** Routes open without credentials, each with why. Anything else must have a case. */
+export const PUBLIC_ROUTES: Readonly<Record<string, string>> = {
+  "GET /healthz": "liveness probe",
+  "GET /readyz": "readiness probe",
+  "GET /metrics": "Prometheus scrape; counters only, no PHI",
+  "GET /openapi.json": "the API description",
+  "GET /.well-known/jwks.json": "public keys that verify access tokens",
+  "GET /.well-known/oauth-authorization-server": "RFC 8414 metadata",
+  "POST /oauth/token": "authenticates its client itself (RFC 6749 §2.3)",
+};
