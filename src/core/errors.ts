@@ -125,6 +125,11 @@ export const ERRORS = {
     smtp: [454, "4.7.0"],
   },
   not_found: { status: 404, title: "The resource does not exist.", smtp: [550, "5.1.0"] },
+  content_purged: {
+    status: 410,
+    title: "The message content was destroyed at the end of its retention period.",
+    smtp: [550, "5.1.0"],
+  },
   route_not_found: { status: 404, title: "No such route.", smtp: [500, "5.5.1"] },
   method_not_allowed: { status: 405, title: "Method not allowed.", smtp: [500, "5.5.1"] },
   invalid_cursor: { status: 400, title: "The pagination cursor is not valid.", smtp: [501, "5.5.4"] },

@@ -7,7 +7,19 @@ import { pooledRandomBytes } from "../crypto/random.ts";
  */
 const ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz";
 
-export type IdPrefix = "msg" | "dlv" | "evt" | "org" | "key" | "okey" | "att" | "dom" | "sup" | "ikey";
+export type IdPrefix =
+  | "msg"
+  | "dlv"
+  | "evt"
+  | "org"
+  | "key"
+  | "okey"
+  | "att"
+  | "dom"
+  | "sup"
+  | "ikey"
+  | "aud"
+  | "hold";
 
 export type RandomSource = (size: number) => Buffer;
 

@@ -44,12 +44,27 @@ function checkRateLimit(raw: unknown): string | null {
   return formatRateLimit(parsed);
 }
 
+/** Retention defaults of a new org (ADR 0009): content 30 days, metadata 6 years. */
+export const DEFAULT_CONTENT_RETENTION_DAYS = 30;
+export const DEFAULT_METADATA_RETENTION_DAYS = 2190;
+
+function newOrgRow(id: string, name: string, now: number, rateLimit: string | null): OrgsTable {
+  return {
+    id,
+    name,
+    created_at: now,
+    rate_limit: rateLimit,
+    content_retention_days: DEFAULT_CONTENT_RETENTION_DAYS,
+    metadata_retention_days: DEFAULT_METADATA_RETENTION_DAYS,
+  };
+}
+
 /** The org `name`, made now with its keys if it does not exist yet (first start, tests). */
 export async function ensureOrg(db: Db, keyring: Keyring, clock: Clock, name: string): Promise<OrgsTable> {
   const existing = await findOrgByName(db, name);
   if (existing !== undefined) return existing;
   const id = newId("org", clock.now());
-  return insertOrg(db, { id, name, created_at: clock.now(), rate_limit: null }, await keyring.newOrgKeys(id));
+  return insertOrg(db, newOrgRow(id, name, clock.now(), null), await keyring.newOrgKeys(id));
 }
 
 /** A new org; a name already taken (also by a concurrent creator) is `invalid_state`. */
@@ -66,7 +81,7 @@ export async function createOrg(
   const id = newId("org", now);
   const org = await insertOrg(
     deps.db,
-    { id, name, created_at: now, rate_limit: rateLimit },
+    newOrgRow(id, name, now, rateLimit),
     await deps.keyring.newOrgKeys(id),
   );
   if (org.id !== id) throw taken();

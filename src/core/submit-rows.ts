@@ -123,6 +123,7 @@ export async function buildRows(
       idempotency_hash: idem?.hash ?? null,
       request_hash: idem?.request ?? null,
       send_at: sendAt,
+      content_purged_at: null,
     },
     attachments: msg.attachments.flatMap((a, idx) =>
       sealAttachmentParts(dek.key, principal.orgId, messageId, idx, a.content),

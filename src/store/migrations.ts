@@ -351,6 +351,80 @@ function accessControl(dialect: Dialect): Migration {
   };
 }
 
+/** Audit chains, checkpoints, legal holds and retention settings (ADR 0009). */
+const auditRetention: Migration = {
+  async up(db: AnyDb) {
+    await db.schema
+      .createTable("audit_log")
+      .addColumn("chain", "text", (c) => c.notNull())
+      .addColumn("seq", "bigint", (c) => c.notNull())
+      .addColumn("id", "text", (c) => c.notNull())
+      .addColumn("at", "bigint", (c) => c.notNull())
+      .addColumn("actor_type", "text", (c) => c.notNull())
+      .addColumn("actor_id", "text")
+      .addColumn("action", "text", (c) => c.notNull())
+      .addColumn("target_type", "text")
+      .addColumn("target_id", "text")
+      .addColumn("outcome", "text", (c) => c.notNull())
+      .addColumn("status", "integer")
+      .addColumn("source_ip", "text")
+      .addColumn("request_id", "text")
+      .addColumn("details", "text", (c) => c.notNull())
+      .addColumn("prev_hash", "text", (c) => c.notNull())
+      .addColumn("hash", "text", (c) => c.notNull())
+      .addPrimaryKeyConstraint("audit_log_pk", ["chain", "seq"])
+      .execute();
+    await db.schema.createIndex("audit_log_at").on("audit_log").columns(["chain", "at"]).execute();
+    await db.schema
+      .createTable("audit_heads")
+      .addColumn("chain", "text", (c) => c.primaryKey())
+      .addColumn("seq", "bigint", (c) => c.notNull())
+      .addColumn("hash", "text", (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable("audit_checkpoints")
+      .addColumn("chain", "text", (c) => c.notNull())
+      .addColumn("seq", "bigint", (c) => c.notNull())
+      .addColumn("hash", "text", (c) => c.notNull())
+      .addColumn("at", "bigint", (c) => c.notNull())
+      .addColumn("key_id", "text", (c) => c.notNull())
+      .addColumn("signature", "text", (c) => c.notNull())
+      .addPrimaryKeyConstraint("audit_checkpoints_pk", ["chain", "seq"])
+      .execute();
+    await db.schema
+      .createTable("legal_holds")
+      .addColumn("id", "text", (c) => c.primaryKey())
+      .addColumn("org_id", "text", (c) => c.notNull().references("orgs.id"))
+      .addColumn("kind", "text", (c) => c.notNull())
+      .addColumn("message_id", "text")
+      .addColumn("recipient_bidx", "text")
+      .addColumn("reason", "text", (c) => c.notNull())
+      .addColumn("created_at", "bigint", (c) => c.notNull())
+      .addColumn("created_by", "text", (c) => c.notNull())
+      .addColumn("released_at", "bigint")
+      .execute();
+    await db.schema
+      .createIndex("legal_holds_org")
+      .on("legal_holds")
+      .columns(["org_id", "released_at"])
+      .execute();
+    await db.schema
+      .alterTable("orgs")
+      .addColumn("content_retention_days", "integer", (c) => c.notNull().defaultTo(30))
+      .execute();
+    await db.schema
+      .alterTable("orgs")
+      .addColumn("metadata_retention_days", "integer", (c) => c.notNull().defaultTo(2190))
+      .execute();
+    await db.schema.alterTable("messages").addColumn("content_purged_at", "bigint").execute();
+    await db.schema
+      .createIndex("messages_org_created")
+      .on("messages")
+      .columns(["org_id", "created_at"])
+      .execute();
+  },
+};
+
 function migrations(dialect: Dialect): Record<string, Migration> {
   return {
     "0001_initial": initial(dialect),
@@ -359,6 +433,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     "0004_batch_and_schedule": batchAndSchedule,
     "0005_attachment_parts": attachmentParts(dialect),
     "0006_access_control": accessControl(dialect),
+    "0007_audit_retention": auditRetention,
   };
 }
 

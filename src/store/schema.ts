@@ -9,6 +9,66 @@ export interface OrgsTable {
   created_at: number;
   /** `<n>/<s|m|h>` or `off`; null: SEALPOST_RATE_LIMIT_ORG. */
   rate_limit: string | null;
+  /** Days message content is kept before it is crypto-shredded (ADR 0009). */
+  content_retention_days: number;
+  /** Days message metadata is kept before it is deleted. */
+  metadata_retention_days: number;
+}
+
+/** One entry of an org's (or the instance's) tamper-evident audit chain (ADR 0009). No PHI. */
+export interface AuditLogTable {
+  /** The org id, or `instance`. */
+  chain: string;
+  seq: number;
+  id: string;
+  at: number;
+  actor_type: "key" | "operator" | "system" | "anonymous";
+  actor_id: string | null;
+  action: string;
+  target_type: string | null;
+  target_id: string | null;
+  /** `ok` or an error code of the registry. */
+  outcome: string;
+  status: number | null;
+  source_ip: string | null;
+  request_id: string | null;
+  /** JSON of allow-listed scalar fields. */
+  details: string;
+  prev_hash: string;
+  hash: string;
+}
+
+/** The last entry of each chain; appends lock this row. */
+export interface AuditHeadsTable {
+  chain: string;
+  seq: number;
+  hash: string;
+}
+
+/** A signed statement that a chain had `hash` at `seq` (Ed25519, instance key `key_id`). */
+export interface AuditCheckpointsTable {
+  chain: string;
+  seq: number;
+  hash: string;
+  at: number;
+  key_id: string;
+  /** base64 Ed25519 signature. */
+  signature: string;
+}
+
+/** A legal hold: content covered by it is never purged while `released_at` is null. */
+export interface LegalHoldsTable {
+  id: string;
+  org_id: string;
+  kind: "message" | "recipient" | "org";
+  message_id: string | null;
+  /** Blind index of the held recipient address (the address is not stored in clear). */
+  recipient_bidx: string | null;
+  /** A short code or ticket reference; never PHI. */
+  reason: string;
+  created_at: number;
+  created_by: string;
+  released_at: number | null;
 }
 
 /**
@@ -18,7 +78,7 @@ export interface OrgsTable {
  */
 export interface InstanceKeysTable {
   id: string;
-  purpose: "key_hash" | "jwt_es256";
+  purpose: "key_hash" | "jwt_es256" | "audit_ed25519";
   wrapped: Uint8Array;
   master_key_id: string;
   /** The public JWK (JSON) of a signing key; null for the pepper. */
@@ -116,6 +176,8 @@ export interface MessagesTable {
   request_hash: string | null;
   /** When a scheduled message is held until (epoch ms); null when it was sent at once. */
   send_at: number | null;
+  /** When retention crypto-shredded the content (data key, content, attachments, sandbox copies); null while kept. */
+  content_purged_at: number | null;
 }
 
 /**
@@ -254,6 +316,10 @@ export interface Database {
   auth_nonces: AuthNoncesTable;
   rate_limits: RateLimitsTable;
   auth_failures: AuthFailuresTable;
+  audit_log: AuditLogTable;
+  audit_heads: AuditHeadsTable;
+  audit_checkpoints: AuditCheckpointsTable;
+  legal_holds: LegalHoldsTable;
   messages: MessagesTable;
   batches: BatchesTable;
   attachment_parts: AttachmentPartsTable;
