@@ -3,6 +3,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { buildApi } from "./api/server.ts";
+import type { AuditLog } from "./audit/types.ts";
+import { createAuditLog } from "./audit/writer.ts";
 import { createAdmission, startAdmissionPruning } from "./auth/admission.ts";
 import { createAuthenticator, type KeyAuthenticator } from "./auth/authenticate.ts";
 import { loadPepper } from "./auth/instance-keys.ts";
@@ -80,6 +82,8 @@ export interface Sealpost {
   authenticator: Authenticator;
   /** OAuth access-token signing keys. */
   jwt: JwtKeys;
+  /** The audit trail (ADR 0009): this node's group-committing writer. */
+  audit: AuditLog;
   /** The OAuth issuer and audience: SEALPOST_PUBLIC_URL, else http(s)://host:port. */
   issuer: string;
   masterKeySource: string;
@@ -200,6 +204,7 @@ export async function createSealpost(config: Config, opts: SealpostOptions = {})
   }
   const { keys, authenticator } = access;
 
+  const audit = createAuditLog({ db, clock, logger });
   const resolver = createDnsResolver(config);
   const domains: DomainDeps = { db, keyring, clock, resolver, hostname: config.hostname };
   // The worker role: on this event loop, or (workerThread) on a thread of its own,
@@ -215,6 +220,7 @@ export async function createSealpost(config: Config, opts: SealpostOptions = {})
         resolver,
         ca: opts.deliveryCa ?? extraCa(config),
         hostname: config.hostname,
+        audit,
         ...(opts.deliverer === undefined ? {} : { deliverer: opts.deliverer }),
         ...(opts.leaseMs === undefined ? {} : { leaseMs: opts.leaseMs }),
         ...(opts.pollMs === undefined ? {} : { pollMs: opts.pollMs }),
@@ -233,6 +239,7 @@ export async function createSealpost(config: Config, opts: SealpostOptions = {})
     limits: DEFAULT_LIMITS,
     maxDeliveryMs: config.maxDeliveryHours * 3_600_000,
     senderVerified: senderDomainVerified,
+    audit,
     notify: () => {
       inline?.worker.notify();
       for (const t of threads) t.notify();
@@ -257,6 +264,7 @@ export async function createSealpost(config: Config, opts: SealpostOptions = {})
     jwt,
     issuer,
     trustProxy: trustProxyOption(config.trustedProxies),
+    audit,
   });
   let smtp: SubmissionServers | null = null;
   return {
@@ -274,6 +282,7 @@ export async function createSealpost(config: Config, opts: SealpostOptions = {})
     authenticator,
     jwt,
     issuer,
+    audit,
     masterKeySource: master.source,
     async listen() {
       const address = await api.listen({ host: config.httpHost, port: config.httpPort });
@@ -299,6 +308,7 @@ export async function createSealpost(config: Config, opts: SealpostOptions = {})
         maxRecipients: DEFAULT_LIMITS.maxRecipients,
         maxClients: config.smtpMaxClients,
         idleTimeoutMs: config.smtpTimeoutSeconds * 1000,
+        audit,
       });
       const ports = await smtp.listen({
         smtp: config.smtpPort,
@@ -329,6 +339,8 @@ export async function createSealpost(config: Config, opts: SealpostOptions = {})
       await Promise.all(threads.map((t) => t.stop()));
       await inline?.close();
       await committer.flushed();
+      // After every role has stopped recording: the last entries are committed before the pool closes.
+      await audit.close();
       access.stop();
       jwt.close();
       await db.close();

@@ -1,3 +1,4 @@
+import type { AuditLog } from "../audit/types.ts";
 import type { JwtKeys } from "../auth/jwt.ts";
 import type { KeyDeps } from "../auth/keys.ts";
 import type { OAuthService } from "../auth/oauth.ts";
@@ -37,4 +38,6 @@ export interface ApiDeps {
   issuer: string;
   /** Fastify's trustProxy: the proxies whose X-Forwarded-For names the client (auth/source.ts). */
   trustProxy: false | ((address: string, hop: number) => boolean);
+  /** The audit trail (ADR 0009): the onResponse hook and audited changes record through it. */
+  audit: AuditLog;
 }

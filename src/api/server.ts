@@ -2,17 +2,22 @@ import fastifySwagger from "@fastify/swagger";
 import fastifySwaggerUi from "@fastify/swagger-ui";
 import Fastify, { type FastifyInstance } from "fastify";
 import { access, enforceAccess, securitySchemes } from "./access.ts";
+import { registerAuditHook } from "./audit-hook.ts";
 import { createAuthn } from "./authn-hook.ts";
 import type { ApiDeps } from "./context.ts";
 import { clientErrorHandler, expectationHandler } from "./http-errors.ts";
 import { errorHandler, frameworkErrorCode, problemFor, sendProblem } from "./problem.ts";
 import { registerAdminRoutes } from "./routes/admin.ts";
 import { registerApiKeyRoutes } from "./routes/api-keys.ts";
+import { registerAuditRoutes } from "./routes/audit.ts";
 import { registerDomainRoutes } from "./routes/domains.ts";
 import { registerHealthRoutes } from "./routes/health.ts";
+import { registerLegalHoldRoutes } from "./routes/legal-holds.ts";
 import { registerMessageRoutes } from "./routes/messages.ts";
 import { registerOAuthRoutes } from "./routes/oauth.ts";
 import { registerPauboxRoutes } from "./routes/paubox.ts";
+import { registerReportRoutes } from "./routes/reports.ts";
+import { registerRetentionRoutes } from "./routes/retention.ts";
 import { registerSandboxRoutes } from "./routes/sandbox.ts";
 import { registerSuppressionRoutes } from "./routes/suppressions.ts";
 import { registerHeaderToolRoutes } from "./routes/tools-headers.ts";
@@ -51,6 +56,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   app.removeContentTypeParser("text/plain");
   app.decorateRequest("principal", null);
   enforceAccess(app, createAuthn(deps.authn));
+  // Before any route: every route (and scope) below inherits the audit hooks.
+  registerAuditHook(app, deps.audit);
   app.setErrorHandler(errorHandler(deps.logger));
   app.server.on("checkExpectation", expectationHandler);
   // HTTP/1.1 requires Host (RFC 9112 §3.2).
@@ -103,6 +110,10 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   registerHeaderToolRoutes(app, deps);
   registerApiKeyRoutes(app, deps);
   registerAdminRoutes(app, deps);
+  registerAuditRoutes(app, deps);
+  registerRetentionRoutes(app, deps);
+  registerLegalHoldRoutes(app, deps);
+  registerReportRoutes(app, deps);
   registerPauboxRoutes(app, deps);
   return app;
 }

@@ -76,6 +76,8 @@ export function messageView(
     recipient_count: m.recipient_count,
     attachment_count: m.attachment_count,
     size_bytes: m.size_bytes,
+    // When retention destroyed the content (ADR 0009 §4); recipients read null from then on.
+    content_purged_at: m.content_purged_at === null ? null : iso(m.content_purged_at),
     deliveries: deliveries.map((d) => deliveryView(d, dek)),
     ...(opts.events === undefined ? {} : { events: opts.events.map(eventView) }),
     ...(content === null

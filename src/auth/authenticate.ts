@@ -129,7 +129,7 @@ export function createAuthenticator(deps: AuthenticatorDeps): KeyAuthenticator {
     if (counted) {
       const { failures } = await admission.recordFailure(address, now);
       const wait = failureDelayMs(failures);
-      if (wait > 0) await sleep(wait);
+      if (wait > 0) await sleep(wait, undefined, { ref: false });
     }
     throw new SealpostError(code);
   }
@@ -144,7 +144,7 @@ export function createAuthenticator(deps: AuthenticatorDeps): KeyAuthenticator {
       case "hmac":
         return resolveHmac(resolveDeps, creds, ctx.request, now);
       case "jwt":
-        return resolveJwt(resolveDeps, creds.jwt);
+        return resolveJwt(resolveDeps, creds.jwt, now);
       default:
         return Promise.resolve({ ok: false, code: "unauthorized", counted: false });
     }
@@ -188,7 +188,7 @@ export function createAuthenticator(deps: AuthenticatorDeps): KeyAuthenticator {
     };
     const charge =
       ctx.charge === false ? UNCHARGED : await admission.charge(bucketsOf(row, deps.limits), now);
-    return { principal, charge };
+    return { principal, charge, binding: found.binding };
   }
 
   return {

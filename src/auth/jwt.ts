@@ -9,6 +9,7 @@ import {
   verify as verifyBytes,
 } from "node:crypto";
 import type { Clock } from "../core/clock.ts";
+import { SealpostError } from "../core/errors.ts";
 import type { KeyWrapper } from "../crypto/key-provider.ts";
 import type { Db } from "../store/db.ts";
 import {
@@ -37,6 +38,8 @@ export interface AccessClaims {
   readonly mode: "live" | "test";
   /** Space-separated scopes. */
   readonly scope: string;
+  /** secretBinding of the key secret the token was minted with (auth/tokens.ts). */
+  readonly kh: string;
   /** Epoch seconds. */
   readonly iat: number;
   readonly exp: number;
@@ -125,6 +128,7 @@ export class JwtKeys {
     org: string;
     mode: "live" | "test";
     scope: string;
+    kh: string;
   }): Promise<{ token: string; expiresIn: number }> {
     await this.init();
     const signing = this.#state.signing;
@@ -138,6 +142,7 @@ export class JwtKeys {
       org: c.org,
       mode: c.mode,
       scope: c.scope,
+      kh: c.kh,
       iat,
       exp: iat + this.#deps.ttlSeconds,
       jti: randomBytes(16).toString("base64url"),
@@ -251,8 +256,18 @@ export async function rotateSigningKey(
   deps: InstanceKeyDeps,
 ): Promise<{ kid: string; retired: string | undefined }> {
   const row = await newSigningKeyRow(deps);
-  const retired = await replaceInstanceKey(deps.db, row, deps.clock.now());
-  return { kid: row.id, retired };
+  try {
+    const retired = await replaceInstanceKey(deps.db, row, deps.clock.now());
+    return { kid: row.id, retired };
+  } catch (err) {
+    // Two rotations at once: one wins the unique index on the active key; the other is told so.
+    const active = await findActiveInstanceKey(deps.db, "jwt_es256");
+    if (active !== undefined && active.id !== row.id)
+      throw new SealpostError("invalid_state", {
+        detail: "Another signing-key rotation happened at the same time.",
+      });
+    throw err;
+  }
 }
 
 /** A new P-256 key: the wrapped secret is the 32-byte private scalar, the public half is `public_jwk`. */
@@ -293,7 +308,7 @@ function isOurHeader(h: Record<string, unknown>): h is { alg: string; typ: strin
 }
 
 function isAccessClaims(c: Record<string, unknown>): c is Record<string, unknown> & AccessClaims {
-  const strings = ["iss", "aud", "sub", "client_id", "org", "scope", "jti"] as const;
+  const strings = ["iss", "aud", "sub", "client_id", "org", "scope", "kh", "jti"] as const;
   return (
     strings.every((name) => typeof c[name] === "string") &&
     c.client_id === c.sub &&

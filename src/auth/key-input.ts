@@ -43,6 +43,8 @@ export interface ValidKeyInput {
 export const MAX_ALLOWED_IPS = 50;
 export const MAX_SENDER_DOMAINS = 100;
 export const MIN_EXPIRY_AHEAD_MS = 60_000;
+/** Beyond this a date is a typo, and far enough out it is not even a valid Date. */
+export const MAX_EXPIRY_AHEAD_MS = 100 * 365.25 * 86_400_000;
 const NAME_RE = /^[^\p{Cc}]{1,100}$/u;
 const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
 const DATE_TIME_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/i;
@@ -144,6 +146,10 @@ function expiresAt(raw: number | string, now: number, issues: Issues): number | 
   }
   if (at < now + MIN_EXPIRY_AHEAD_MS) {
     issues.add("expires_at", "invalid_value", "must be at least 60 seconds ahead.");
+    return null;
+  }
+  if (at > now + MAX_EXPIRY_AHEAD_MS) {
+    issues.add("expires_at", "invalid_value", "must be at most 100 years ahead.");
     return null;
   }
   return Math.floor(at);

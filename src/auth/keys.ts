@@ -1,4 +1,4 @@
-import { type Cidr, formatCidr, parseCidr } from "../core/cidr.ts";
+import { type Cidr, cidrWithin, formatCidr, parseCidr } from "../core/cidr.ts";
 import type { Clock } from "../core/clock.ts";
 import { SealpostError } from "../core/errors.ts";
 import { isId } from "../core/ids.ts";
@@ -12,7 +12,14 @@ import {
   scopesContain,
   senderDomainsContain,
 } from "../core/principal.ts";
-import { findApiKey, insertApiKey, listApiKeys, revokeApiKey, rotateApiKey } from "../store/api-keys.ts";
+import {
+  findApiKey,
+  findAuthKeyById,
+  insertApiKey,
+  listApiKeys,
+  revokeApiKey,
+  rotateApiKey,
+} from "../store/api-keys.ts";
 import type { Db } from "../store/db.ts";
 import type { ApiKeysTable } from "../store/schema.ts";
 import type { OrgScope } from "../store/scope.ts";
@@ -33,22 +40,44 @@ export interface KeyDeps {
   readonly pepper: Buffer;
 }
 
+/** A key's limits besides scopes and sender domains; null: unlimited. */
+export interface KeyBounds {
+  readonly allowedIps: readonly Cidr[] | null;
+  readonly authMethods: readonly AuthMethod[] | null;
+  readonly expiresAt: number | null;
+}
+
+const UNBOUNDED: KeyBounds = { allowedIps: null, authMethods: null, expiresAt: null };
+
 /** Who creates, revokes or rotates a key: what it may grant, and what `created_by` records. */
 export interface Grantor {
   readonly scopes: readonly Scope[];
   readonly senderDomains: readonly string[] | null;
+  /** The acting key's own limits: a key it grants (or takes over by rotation) stays within them. */
+  readonly bounds: KeyBounds;
   /** `cli`, `bootstrap`, or the id of the acting key. */
   readonly createdBy: string;
 }
 
 /** Host access is operator access: the CLI (and the bootstrap) may grant every scope. */
 export function operatorGrantor(createdBy: "cli" | "bootstrap"): Grantor {
-  return { scopes: ALL_SCOPES, senderDomains: null, createdBy };
+  return { scopes: ALL_SCOPES, senderDomains: null, bounds: UNBOUNDED, createdBy };
 }
 
-/** An authenticated key acting on keys of its own org. */
-export function grantorOf(principal: Principal): Grantor {
-  return { scopes: principal.scopes, senderDomains: principal.senderDomains, createdBy: principal.keyId };
+/** An authenticated key acting on keys of its own org, with the limits its row has now. */
+export async function grantorFor(db: Db, principal: Principal): Promise<Grantor> {
+  const row = await findAuthKeyById(db, principal.keyId);
+  if (row === undefined) throw new SealpostError("unauthorized");
+  return {
+    scopes: principal.scopes,
+    senderDomains: principal.senderDomains,
+    bounds: boundsOf(row),
+    createdBy: principal.keyId,
+  };
+}
+
+function boundsOf(row: Pick<ApiKeysTable, "allowed_ips" | "auth_methods" | "expires_at">): KeyBounds {
+  return { allowedIps: keyAllowedIps(row), authMethods: keyAuthMethods(row), expiresAt: row.expires_at };
 }
 
 /** The public JSON of a key: never its token, hash or signing key. */
@@ -133,15 +162,37 @@ function forbidden(detail: string): SealpostError {
   return new SealpostError("forbidden", { detail });
 }
 
-/** Whether `grantor` holds everything `key` holds: needed to create, revoke or rotate it. */
+/**
+ * Whether `grantor` holds everything `key` holds and is limited no less: needed to create,
+ * revoke or rotate it. Otherwise a key limited to an address range, to some methods or to
+ * a date could mint (or rotate and so receive) a key without those limits.
+ */
 function checkContainment(
   grantor: Grantor,
-  key: { scopes: readonly Scope[]; senderDomains: readonly string[] | null },
+  key: { scopes: readonly Scope[]; senderDomains: readonly string[] | null; bounds: KeyBounds },
 ): void {
   if (!scopesContain(grantor.scopes, key.scopes))
     throw forbidden("The key holds scopes the calling key does not hold.");
   if (!senderDomainsContain(grantor.senderDomains, key.senderDomains))
     throw forbidden("The key may send from domains the calling key may not send from.");
+  const outer = grantor.bounds;
+  const inner = key.bounds;
+  if (outer.allowedIps !== null) {
+    const allowed = outer.allowedIps;
+    if (inner.allowedIps === null || !inner.allowedIps.every((c) => cidrWithin(c, allowed)))
+      throw forbidden("The key may be used from addresses the calling key may not be used from.");
+  }
+  if (outer.authMethods !== null) {
+    const methods = outer.authMethods;
+    if (inner.authMethods === null || !inner.authMethods.every((m) => methods.includes(m)))
+      throw forbidden("The key may use authentication methods the calling key may not use.");
+  }
+  if (outer.expiresAt !== null && (inner.expiresAt === null || inner.expiresAt > outer.expiresAt))
+    throw forbidden("The key would outlive the calling key.");
+}
+
+function keyLimits(row: ApiKeysTable) {
+  return { scopes: keyScopes(row), senderDomains: keySenderDomains(row), bounds: boundsOf(row) };
 }
 
 export async function createKey(
@@ -152,9 +203,14 @@ export async function createKey(
 ): Promise<IssuedKey> {
   const now = deps.clock.now();
   const valid = validateNewKey(input, now);
-  // Omitted sender domains inherit the caller's restriction; an explicit null asks for none.
+  // Omitted limits inherit the caller's; an explicit null asks for none (and needs an unlimited caller).
   const senderDomains = valid.senderDomains === undefined ? grantor.senderDomains : valid.senderDomains;
-  checkContainment(grantor, { scopes: valid.scopes, senderDomains });
+  const bounds: KeyBounds = {
+    allowedIps: input.allowedIps === undefined ? grantor.bounds.allowedIps : valid.allowedIps,
+    authMethods: input.authMethods === undefined ? grantor.bounds.authMethods : valid.authMethods,
+    expiresAt: input.expiresAt === undefined ? grantor.bounds.expiresAt : valid.expiresAt,
+  };
+  checkContainment(grantor, { scopes: valid.scopes, senderDomains, bounds });
   const { id, token } = newToken(valid.mode, now);
   const org = await deps.keyring.orgKeys(scope.orgId);
   const row: ApiKeysTable = {
@@ -165,14 +221,14 @@ export async function createKey(
     scopes: JSON.stringify(valid.scopes),
     mode: valid.mode,
     created_at: now,
-    expires_at: valid.expiresAt,
+    expires_at: bounds.expiresAt,
     revoked_at: null,
     prev_secret_hash: null,
     prev_expires_at: null,
     prev_signing_key: null,
     sender_domains: senderDomains === null ? null : JSON.stringify(senderDomains),
-    allowed_ips: valid.allowedIps === null ? null : JSON.stringify(valid.allowedIps.map(formatCidr)),
-    auth_methods: valid.authMethods === null ? null : JSON.stringify(valid.authMethods),
+    allowed_ips: bounds.allowedIps === null ? null : JSON.stringify(bounds.allowedIps.map(formatCidr)),
+    auth_methods: bounds.authMethods === null ? null : JSON.stringify(bounds.authMethods),
     rate_limit: valid.rateLimit,
     created_by: grantor.createdBy,
   };
@@ -213,7 +269,7 @@ export async function revokeKey(
   id: string,
 ): Promise<{ key: KeyView; revoked: boolean }> {
   const row = await existing(scope, id);
-  checkContainment(grantor, { scopes: keyScopes(row), senderDomains: keySenderDomains(row) });
+  checkContainment(grantor, keyLimits(row));
   const revoked = await revokeApiKey(scope, id, deps.clock.now());
   return { key: keyView(await existing(scope, id)), revoked };
 }
@@ -237,7 +293,7 @@ export async function rotateKey(
       detail: `overlap_seconds must be an integer from 0 to ${MAX_OVERLAP_SECONDS}.`,
     });
   const row = await existing(scope, id);
-  checkContainment(grantor, { scopes: keyScopes(row), senderDomains: keySenderDomains(row) });
+  checkContainment(grantor, keyLimits(row));
   const now = deps.clock.now();
   if (row.revoked_at !== null || (row.expires_at !== null && row.expires_at <= now))
     throw new SealpostError("invalid_state", { detail: "A revoked or expired key cannot be rotated." });

@@ -72,7 +72,7 @@ export class OAuthService {
     if (input.clientAuth === "none" || input.clientId === undefined || input.clientSecret === undefined)
       throw new OAuthError("invalid_client", CLIENT_REFUSED);
     if (input.grantType === undefined) throw new OAuthError("invalid_request", "grant_type is required.");
-    const principal = await this.#client(input.clientId, input.clientSecret, input.address);
+    const { principal, binding } = await this.#client(input.clientId, input.clientSecret, input.address);
     if (input.grantType !== "client_credentials")
       throw new OAuthError("unsupported_grant_type", "Only grant_type=client_credentials is supported.");
     const scopes = requestedScopes(input.scope, principal);
@@ -81,11 +81,16 @@ export class OAuthService {
       org: principal.orgId,
       mode: principal.mode,
       scope: scopes.join(" "),
+      kh: binding,
     });
     return { access_token: token, token_type: "Bearer", expires_in: expiresIn, scope: scopes.join(" ") };
   }
 
-  async #client(clientId: string, clientSecret: string, address: string): Promise<Principal> {
+  async #client(
+    clientId: string,
+    clientSecret: string,
+    address: string,
+  ): Promise<{ principal: Principal; binding: string }> {
     let authenticated: Awaited<ReturnType<KeyAuthenticator["verifyClient"]>>;
     try {
       authenticated = await this.#deps.authenticator.verifyClient({ clientId, clientSecret, address });
@@ -95,9 +100,10 @@ export class OAuthService {
         throw new OAuthError("unauthorized_client", "This key may not use OAuth.");
       throw new OAuthError("invalid_client", CLIENT_REFUSED);
     }
-    const { principal, charge } = authenticated;
+    const { principal, charge, binding } = authenticated;
     if (!charge.allowed) throw new RetryAfterError("rate_limited", charge.retryAfterMs);
-    return principal;
+    if (typeof binding !== "string") throw new OAuthError("invalid_client", CLIENT_REFUSED);
+    return { principal, binding };
   }
 }
 

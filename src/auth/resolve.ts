@@ -6,7 +6,14 @@ import type { Db } from "../store/db.ts";
 import { type HmacCredentials, verifySignature } from "./hmac.ts";
 import type { JwtKeys } from "./jwt.ts";
 import { openSigningKeys, secretColumns } from "./key-secrets.ts";
-import { hashesEqual, hashToken, legacyHashToken, parseToken, tokenLengthOk } from "./tokens.ts";
+import {
+  hashesEqual,
+  hashToken,
+  legacyHashToken,
+  parseToken,
+  secretBinding,
+  tokenLengthOk,
+} from "./tokens.ts";
 import type { SignedRequest } from "./types.ts";
 
 /**
@@ -24,13 +31,28 @@ export interface ResolveDeps {
 }
 
 export type Resolution =
-  | { readonly ok: true; readonly row: AuthKeyRow; readonly tokenScopes: readonly Scope[] | null }
+  | {
+      readonly ok: true;
+      readonly row: AuthKeyRow;
+      readonly tokenScopes: readonly Scope[] | null;
+      /** For a token or Basic secret: secretBinding of the stored hash it matched. */
+      readonly binding: string | null;
+    }
   | { readonly ok: false; readonly code: ErrorCode; readonly counted: boolean };
 
 const UNKNOWN: Resolution = { ok: false, code: "unauthorized", counted: true };
 
-function found(row: AuthKeyRow, tokenScopes: readonly Scope[] | null = null): Resolution {
-  return { ok: true, row, tokenScopes };
+function found(
+  row: AuthKeyRow,
+  tokenScopes: readonly Scope[] | null = null,
+  binding: string | null = null,
+): Resolution {
+  return { ok: true, row, tokenScopes, binding };
+}
+
+/** The binding of the secret `match` names (a legacy match is upgraded to the keyed hash). */
+function bindingOf(row: AuthKeyRow, match: "current" | "legacy" | "previous", keyed: string): string {
+  return secretBinding(match === "previous" ? (row.prev_secret_hash ?? "") : keyed);
 }
 
 function previousValid(row: AuthKeyRow, now: number): boolean {
@@ -72,13 +94,16 @@ export async function resolveToken(
   const legacy = legacyHashToken(token);
   if (parsed !== null) {
     const row = await findAuthKeyById(deps.db, parsed.keyId);
-    if (row !== undefined) return matchSecret(row, keyed, legacy, now) === null ? UNKNOWN : found(row);
+    if (row !== undefined) {
+      const match = matchSecret(row, keyed, legacy, now);
+      return match === null ? UNKNOWN : found(row, null, bindingOf(row, match, keyed));
+    }
   }
   for (const row of await findAuthKeysByHash(deps.db, [keyed, legacy])) {
     if (claimedId !== null && row.id !== claimedId) continue;
     const match = matchSecret(row, keyed, legacy, now);
     if (match === "legacy") await upgrade(deps, row, token, legacy);
-    if (match !== null) return found(row);
+    if (match !== null) return found(row, null, bindingOf(row, match, keyed));
   }
   return UNKNOWN;
 }
@@ -112,12 +137,16 @@ export async function resolveHmac(
 }
 
 /** An access token of ours: then its key, read now, for its state and current scopes. */
-export async function resolveJwt(deps: ResolveDeps, jwt: string): Promise<Resolution> {
+export async function resolveJwt(deps: ResolveDeps, jwt: string, now: number): Promise<Resolution> {
   const verified = await deps.jwt.verify(jwt);
   if (!verified.ok) return { ok: false, code: verified.code, counted: verified.code !== "token_expired" };
   const { claims } = verified;
   const row = await findAuthKeyById(deps.db, claims.sub);
   if (row === undefined || row.org_id !== claims.org || row.mode !== claims.mode) return UNKNOWN;
+  // Minted with a secret that has since been rotated out: dead with it. Not a guess, so not counted.
+  const current = claims.kh === secretBinding(row.secret_hash);
+  const previous = previousValid(row, now) && claims.kh === secretBinding(row.prev_secret_hash ?? "");
+  if (!current && !previous) return { ok: false, code: "unauthorized", counted: false };
   const scopes = claims.scope
     .split(" ")
     .filter((s): s is Scope => (ALL_SCOPES as readonly string[]).includes(s));

@@ -71,6 +71,14 @@ export function hashToken(pepper: Buffer, token: string): string {
 }
 
 /** The unkeyed SHA-256 of keys made before migration 0006 (hash_alg `sha256`). */
+/**
+ * What an access token minted with one secret of a key carries (claim `kh`), so a token
+ * minted with a secret that was rotated out dies with it: a one-way tag of the stored hash.
+ */
+export function secretBinding(storedHash: string): string {
+  return createHash("sha256").update(`sp1-jwt-binding\n${storedHash}`).digest("base64url").slice(0, 22);
+}
+
 export function legacyHashToken(token: string): string {
   return createHash("sha256").update(token, "utf8").digest("hex");
 }

@@ -95,6 +95,8 @@ export interface Admission {
 export interface Authenticated {
   readonly principal: Principal;
   readonly charge: Charge;
+  /** Which secret of the key authenticated (tokens and Basic): OAuth binds its access tokens to it. */
+  readonly binding?: string | null;
 }
 
 /**

@@ -1,3 +1,4 @@
+import { CLI_ACTOR, domainEntry } from "../audit/entries.ts";
 import type { Config } from "../config/schema.ts";
 import { systemClock } from "../core/clock.ts";
 import { SealpostError } from "../core/errors.ts";
@@ -31,7 +32,7 @@ export async function domainsCommand(
     printError("usage: sealpost domains add NAME | verify NAME | list [--org default] [--json]");
     return 2;
   }
-  return withStore(config, async (db, keyring) => {
+  return withStore(config, async (db, keyring, _wrapper, audit) => {
     const org = await findOrgByName(db, args.org);
     if (org === undefined) {
       printError("No such org (start sealpost once to create `default`).");
@@ -57,6 +58,7 @@ export async function domainsCommand(
     }
     if (args.action === "add") {
       const d = await addDomain(deps, scope, args.name);
+      await audit.recordNow(domainEntry(CLI_ACTOR, org.id, "domain.add", d));
       if (args.json) printJson(d);
       else {
         print(
@@ -67,6 +69,7 @@ export async function domainsCommand(
       return 0;
     }
     const d = await verifyDomain(deps, scope, args.name);
+    await audit.recordNow(domainEntry(CLI_ACTOR, org.id, "domain.verify", d));
     if (args.json) printJson(d);
     else {
       print(`${d.name}: ${d.status}`);

@@ -1,3 +1,4 @@
+import { CLI_ACTOR, signingKeyEntry } from "../audit/entries.ts";
 import { rotateSigningKey } from "../auth/jwt.ts";
 import type { Config } from "../config/schema.ts";
 import { systemClock } from "../core/clock.ts";
@@ -19,8 +20,9 @@ export async function jwksCommand(config: Config, args: JwksArgs): Promise<numbe
     printError("usage: sealpost jwks rotate [--json]");
     return 2;
   }
-  return withStore(config, async (db, _keyring, wrapper) => {
+  return withStore(config, async (db, _keyring, wrapper, audit) => {
     const { kid, retired } = await rotateSigningKey({ db, wrapper, clock: systemClock });
+    await audit.recordNow(signingKeyEntry(CLI_ACTOR, kid));
     if (args.json) printJson({ kid, retired: retired ?? null });
     else
       print(

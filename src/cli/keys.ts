@@ -1,3 +1,5 @@
+import { CLI_ACTOR, type KeyAction, keyEntry } from "../audit/entries.ts";
+import type { AuditLog } from "../audit/types.ts";
 import { loadPepper } from "../auth/instance-keys.ts";
 import { parseDuration } from "../auth/key-input.ts";
 import {
@@ -74,7 +76,14 @@ function refused(err: unknown): number {
   return err.status === 422 ? 2 : 1;
 }
 
-async function createCommand(deps: KeyDeps, scope: OrgScope, args: KeysArgs): Promise<number> {
+/** What a command needs: the key service, and the audit log its changes are recorded in. */
+type CommandDeps = KeyDeps & { audit: AuditLog };
+
+function audited(deps: CommandDeps, scope: OrgScope, action: KeyAction, key: KeyView): Promise<void> {
+  return deps.audit.recordNow(keyEntry(CLI_ACTOR, scope.orgId, action, key));
+}
+
+async function createCommand(deps: CommandDeps, scope: OrgScope, args: KeysArgs): Promise<number> {
   let expiresAt: number | undefined;
   if (args.expiresIn !== undefined) {
     const ms = parseDuration(args.expiresIn);
@@ -94,6 +103,7 @@ async function createCommand(deps: KeyDeps, scope: OrgScope, args: KeysArgs): Pr
     authMethods: list(args.authMethods) ?? null,
     rateLimit: args.rateLimit ?? null,
   });
+  await audited(deps, scope, "key.create", key);
   if (args.json) printJson({ ...key, key: token, org: args.org });
   else
     print(
@@ -116,7 +126,12 @@ async function listCommand(scope: OrgScope, json: boolean): Promise<number> {
   return 0;
 }
 
-async function rotateCommand(deps: KeyDeps, scope: OrgScope, id: string, args: KeysArgs): Promise<number> {
+async function rotateCommand(
+  deps: CommandDeps,
+  scope: OrgScope,
+  id: string,
+  args: KeysArgs,
+): Promise<number> {
   let overlapSeconds: number | undefined;
   if (args.overlap !== undefined) {
     const ms = args.overlap === "0" ? 0 : parseDuration(args.overlap);
@@ -127,6 +142,7 @@ async function rotateCommand(deps: KeyDeps, scope: OrgScope, id: string, args: K
     overlapSeconds = ms / 1000;
   }
   const { key, token } = await rotateKey(deps, scope, operatorGrantor("cli"), id, { overlapSeconds });
+  await audited(deps, scope, "key.rotate", key);
   if (args.json) printJson({ ...key, key: token });
   else
     print(
@@ -148,7 +164,7 @@ export async function keysCommand(config: Config, args: KeysArgs): Promise<numbe
     printError(`keys ${action} needs --id KEY_ID`);
     return 2;
   }
-  return withStore(config, async (db, keyring, wrapper) => {
+  return withStore(config, async (db, keyring, wrapper, audit) => {
     const clock = systemClock;
     const org =
       action === "create" && args.org === "default"
@@ -159,13 +175,14 @@ export async function keysCommand(config: Config, args: KeysArgs): Promise<numbe
       return 1;
     }
     const scope = systemScope(db, org.id, "cli");
-    const deps: KeyDeps = { db, keyring, clock, pepper: await loadPepper({ db, wrapper, clock }) };
+    const deps: CommandDeps = { db, keyring, clock, pepper: await loadPepper({ db, wrapper, clock }), audit };
     const id = args.id ?? "";
     try {
       if (action === "create") return await createCommand(deps, scope, args);
       if (action === "list") return await listCommand(scope, args.json);
       if (action === "rotate") return await rotateCommand(deps, scope, id, args);
       const { key, revoked } = await revokeKey(deps, scope, operatorGrantor("cli"), id);
+      if (revoked) await audited(deps, scope, "key.revoke", key);
       if (args.json) printJson({ ...key, revoked });
       else print(revoked ? `Revoked ${key.id}.` : `${key.id} was already revoked.`);
       return 0;

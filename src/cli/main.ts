@@ -5,11 +5,13 @@ import { MasterKeyError } from "../crypto/master-key.ts";
 import { openDb } from "../store/db.ts";
 import { migrate } from "../store/migrations.ts";
 import { analyzeHeadersCommand, headerInput } from "./analyze-headers.ts";
+import { auditCommand } from "./audit.ts";
 import { domainsCommand } from "./domains.ts";
 import { jwksCommand } from "./jwks.ts";
 import { keysCommand } from "./keys.ts";
 import { orgsCommand } from "./orgs.ts";
 import { print, printError, printJson } from "./output.ts";
+import { reportCommand } from "./report.ts";
 import { sendCommand } from "./send.ts";
 import { startCommand } from "./start.ts";
 import { tlsCheckCommand } from "./tls-check.ts";
@@ -29,10 +31,16 @@ commands:
   domains add NAME | verify NAME | list [--org default] [--json]
   orgs create NAME [--admin-key] [--rate-limit 100/s|off] [--json]   create an org; prints its id
   orgs list [--json]
+  orgs retention NAME [--content 30d] [--metadata 6y] [--json]   show or set retention periods
   jwks rotate [--json]            new OAuth token signing key; the old one is retired
+  audit verify [--org NAME|--all] [--file export.jsonl] [--json]   recompute the audit hash chains
+  audit export [--org default|--all] [--from ISO] [--to ISO]       JSON Lines of the audit log
+  audit checkpoint [--org NAME] [--json] | audit public-key        signed checkpoints (Ed25519)
   tls-check DOMAIN [--json]       MX hosts, STARTTLS, TLS version, certificate, MTA-STS, TLS-RPT
   send --from A --to B --subject S --text T|--html H|--file F [--attach F]... [--csv FILE] [--json]
                                   send through the HTTP API (sealpost send --help)
+  report --from ISO --to ISO [--org default] [--format json|csv]
+                                  the compliance report of an org for a period (docs/compliance.md)
 
 Configuration comes from SEALPOST_* environment variables: see docs/configuration.md.`;
 
@@ -67,6 +75,13 @@ export async function main(argv: string[]): Promise<number> {
     const config = configOrExit();
     return typeof config === "number" ? config : sendCommand(config, argv.slice(1));
   }
+  // report parses its own options (src/cli/report.ts).
+  if (argv[0] === "report") {
+    const config = configOrExit();
+    return typeof config === "number" ? config : reportCommand(config, argv.slice(1));
+  }
+  // audit parses its own options; `verify --file` needs no configuration (src/cli/audit.ts).
+  if (argv[0] === "audit") return auditCommand(argv.slice(1), configOrExit);
   let parsed: ReturnType<typeof parse>;
   try {
     parsed = parse(argv);
@@ -105,6 +120,8 @@ export async function main(argv: string[]): Promise<number> {
           adminKey: values["admin-key"] === true,
           rateLimit: values["rate-limit"],
           json,
+          content: values.content,
+          metadata: values.metadata,
         });
       case "jwks":
         return await jwksCommand(config, { action, json });
@@ -159,6 +176,8 @@ function parse(argv: string[]) {
       "auth-methods": { type: "string" },
       "rate-limit": { type: "string" },
       overlap: { type: "string" },
+      content: { type: "string" },
+      metadata: { type: "string" },
     },
   });
 }

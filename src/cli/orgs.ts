@@ -1,3 +1,5 @@
+import { CLI_ACTOR, keyEntry, orgEntries, recordAllNow } from "../audit/entries.ts";
+import type { AuditLog } from "../audit/types.ts";
 import { loadPepper } from "../auth/instance-keys.ts";
 import { createKey, operatorGrantor } from "../auth/keys.ts";
 import type { Config } from "../config/schema.ts";
@@ -9,6 +11,7 @@ import type { KeyWrapper } from "../crypto/key-provider.ts";
 import type { Db } from "../store/db.ts";
 import type { OrgsTable } from "../store/schema.ts";
 import { systemScope } from "../store/scope.ts";
+import { orgsRetentionCommand } from "./orgs-retention.ts";
 import { print, printError, printJson } from "./output.ts";
 import { withStore } from "./store.ts";
 
@@ -19,7 +22,7 @@ import { withStore } from "./store.ts";
 
 /** The new org's first admin key; its token is shown once. */
 async function issueAdminKey(
-  store: { db: Db; keyring: Keyring; wrapper: KeyWrapper },
+  store: { db: Db; keyring: Keyring; wrapper: KeyWrapper; audit: AuditLog },
   org: OrgsTable,
 ): Promise<{ id: string; token: string }> {
   const { db, keyring, wrapper } = store;
@@ -30,6 +33,7 @@ async function issueAdminKey(
     operatorGrantor("cli"),
     { name: "admin", mode: "live", scopes: ["admin"] },
   );
+  await store.audit.recordNow(keyEntry(CLI_ACTOR, org.id, "key.create", key));
   return { id: key.id, token };
 }
 
@@ -39,12 +43,16 @@ export interface OrgsArgs {
   adminKey: boolean;
   rateLimit: string | undefined;
   json: boolean;
+  /** `orgs retention`: the new periods (30d, 6y). */
+  content?: string | undefined;
+  metadata?: string | undefined;
 }
 
 const USAGE =
-  "usage: sealpost orgs create NAME [--admin-key] [--rate-limit 100/s|off] [--json] | list [--json]";
+  "usage: sealpost orgs create NAME [--admin-key] [--rate-limit 100/s|off] [--json] | list [--json] | retention NAME [--content 30d] [--metadata 6y] [--json]";
 
 export async function orgsCommand(config: Config, args: OrgsArgs): Promise<number> {
+  if (args.action === "retention") return orgsRetentionCommand(config, args);
   if (args.action === "list")
     return withStore(config, async (db) => {
       const orgs = (await listOrgs(db)).map(orgView);
@@ -58,9 +66,10 @@ export async function orgsCommand(config: Config, args: OrgsArgs): Promise<numbe
     return 2;
   }
   const name = args.name;
-  return withStore(config, async (db, keyring, wrapper) => {
+  return withStore(config, async (db, keyring, wrapper, audit) => {
     const org = await createOrg({ db, keyring, clock: systemClock }, { name, rateLimit: args.rateLimit });
-    const key = args.adminKey ? await issueAdminKey({ db, keyring, wrapper }, org) : null;
+    await recordAllNow(audit, orgEntries(CLI_ACTOR, org));
+    const key = args.adminKey ? await issueAdminKey({ db, keyring, wrapper, audit }, org) : null;
     if (args.json)
       printJson({ ...orgView(org), ...(key === null ? {} : { admin_key: { id: key.id, key: key.token } }) });
     else if (key === null) print(org.id);

@@ -43,3 +43,11 @@ export function addressIn(list: BlockList, address: string): boolean {
   if (version === 0) return false;
   return list.check(a, version === 4 ? "ipv4" : "ipv6");
 }
+
+/** Whether every address of `inner` lies in one of `outer` (a key granting a narrower allowlist). */
+export function cidrWithin(inner: Cidr, outer: readonly Cidr[]): boolean {
+  return outer.some(
+    (o) =>
+      o.family === inner.family && inner.prefix >= o.prefix && addressIn(blockListOf([o]), inner.address),
+  );
+}

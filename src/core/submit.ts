@@ -1,3 +1,5 @@
+import { deliveryEntry } from "../audit/delivery.ts";
+import type { AuditLog } from "../audit/types.ts";
 import { openJson } from "../crypto/aead.ts";
 import type { Db } from "../store/db.ts";
 import type { GroupCommitter } from "../store/group-commit.ts";
@@ -38,6 +40,14 @@ export interface SubmitDeps {
   senderVerified: (scope: OrgScope, domain: string) => Promise<boolean>;
   /** Wakes local workers after a commit. */
   notify: () => void;
+  /** Records `delivery.queued|scheduled|suppressed` after the commit (ADR 0009 §2). */
+  audit: AuditLog;
+}
+
+/** The submit-time events of committed messages, buffered: the answer does not wait for them. */
+function auditSubmitted(deps: SubmitDeps, principal: Principal, committed: readonly SubmissionRows[]): void {
+  const actor = { actorType: "key", actorId: principal.keyId } as const;
+  for (const rows of committed) for (const e of rows.events) deps.audit.record(deliveryEntry(actor, e));
 }
 
 export interface SubmitResult {
@@ -102,6 +112,7 @@ export async function submitMessage(
     throw err;
   }
   deps.notify();
+  auditSubmitted(deps, principal, [rows]);
   return acceptedResult(rows, msg);
 }
 
@@ -195,6 +206,7 @@ export async function submitBatch(
     throw err;
   }
   if (accepted.length > 0) deps.notify();
+  auditSubmitted(deps, principal, accepted);
   return outcomes.map((o, index) =>
     isSealpostError(o) ? { index, error: o } : { index, result: acceptedResult(o.rows, o.msg) },
   );

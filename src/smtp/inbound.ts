@@ -1,4 +1,6 @@
 import type { SMTPServerOptions } from "smtp-server";
+import { deliveryEntry } from "../audit/delivery.ts";
+import type { AuditLog } from "../audit/types.ts";
 import type { Clock } from "../core/clock.ts";
 import { newId } from "../core/ids.ts";
 import type { Keyring } from "../core/keyring.ts";
@@ -8,6 +10,7 @@ import type { Logger } from "../logging/logger.ts";
 import type { Db } from "../store/db.ts";
 import { findMessage } from "../store/messages.ts";
 import { findDeliveryForReport, recordReport } from "../store/queue.ts";
+import type { EventsTable } from "../store/schema.ts";
 import { systemScope } from "../store/scope.ts";
 import { openRecipient } from "../worker/prepare.ts";
 import { deliveryStatusOf } from "./dsn.ts";
@@ -23,6 +26,7 @@ export interface InboundDeps {
   keyring: Keyring;
   clock: Clock;
   logger: Logger;
+  audit: AuditLog;
 }
 
 async function handleReport(
@@ -56,22 +60,24 @@ async function handleReport(
       );
     }
   }
+  const event: EventsTable = {
+    id: newId("evt", now),
+    org_id: delivery.org_id,
+    message_id: delivery.message_id,
+    delivery_id: delivery.id,
+    type: failed ? "bounced" : action === "delayed" ? "deferred" : "report",
+    created_at: now,
+    details,
+  };
   await recordReport(deps.db, {
     deliveryId,
     status: failed ? "bounced" : null,
     reason: failed ? "dsn_failed" : null,
     now,
-    event: {
-      id: newId("evt", now),
-      org_id: delivery.org_id,
-      message_id: delivery.message_id,
-      delivery_id: delivery.id,
-      type: failed ? "bounced" : action === "delayed" ? "deferred" : "report",
-      created_at: now,
-      details,
-    },
+    event,
     suppression,
   });
+  deps.audit.record(deliveryEntry({ actorType: "system", actorId: "inbound" }, event));
   deps.logger.info({ deliveryId, outcome: failed ? "bounced" : action }, "dsn recorded");
 }
 

@@ -1,16 +1,28 @@
 import type { AddressInfo } from "node:net";
 import { simpleParser } from "mailparser";
 import type { SMTPServerDataStream, SMTPServerOptions, SMTPServerSession } from "smtp-server";
+import type { AuditLog } from "../audit/types.ts";
 import { clientAddress } from "../auth/source.ts";
 import type { Authenticator, Credentials } from "../auth/types.ts";
 import { parseAddress, parseBareAddress } from "../core/address.ts";
 import type { Clock } from "../core/clock.ts";
 import { isSealpostError, SealpostError } from "../core/errors.ts";
+import { isId } from "../core/ids.ts";
 import { hasScope, type Principal, senderPermitted } from "../core/principal.ts";
 import { type SubmitDeps, submitMessage } from "../core/submit.ts";
 import type { Logger } from "../logging/logger.ts";
 import type { Db } from "../store/db.ts";
 import { scopeOf } from "../store/scope.ts";
+import {
+  auditAccepted,
+  auditAuth,
+  auditClosed,
+  auditRefused,
+  newSessionRecord,
+  noteTls,
+  outcomeOf,
+  type SessionRecord,
+} from "./audit.ts";
 import { inboundOptions } from "./inbound.ts";
 import { queuedReply, type SmtpError, sessionError, sessionReply, toSmtpError } from "./replies.ts";
 import { ReplyServer } from "./reply-server.ts";
@@ -40,6 +52,8 @@ export interface SmtpDeps {
   maxClients: number;
   /** Idle time before a session is answered 421 and closed (SEALPOST_SMTP_TIMEOUT_SECONDS). */
   idleTimeoutMs: number;
+  /** The audit trail: sessions, AUTH results and messages (ADR 0009 §2). */
+  audit: AuditLog;
 }
 
 const MAX_AUTH_FAILURES = 3;
@@ -55,11 +69,11 @@ interface SessionState {
   busy: boolean;
   /** Set by shutdown on a busy session: ends it once the reply to its message is out. */
   hangUp: (() => void) | null;
+  /** TLS and message counts for the session's audit entry at close. */
+  record: SessionRecord;
 }
 
 type StateOf = (session: SMTPServerSession) => SessionState;
-
-const KEY_ID = /^key_[0-9a-z]{26}$/;
 
 /**
  * A username that is a key id makes Basic-like credentials (the token must belong to that
@@ -70,7 +84,7 @@ export function smtpCredentials(
   password: string | null | undefined,
 ): Credentials {
   if (password === undefined || password === null || password === "") return { kind: "none" };
-  if (typeof username === "string" && KEY_ID.test(username))
+  if (typeof username === "string" && isId(username, "key"))
     return { kind: "basic", keyId: username, token: password };
   return { kind: "token", token: password };
 }
@@ -180,23 +194,36 @@ function options(deps: SmtpDeps, secure: boolean, state: StateOf): SMTPServerOpt
     onAuth(auth, session, callback) {
       const s = state(session);
       const creds = smtpCredentials(auth.username, auth.password);
+      const attempt = { method: auth.method, creds };
       // The rate limits are charged per message, at MAIL FROM; AUTH's own charge is not refused.
       authenticateSession(deps, creds, session, false).then(
         ({ principal }) => {
           s.principal = principal;
           s.creds = creds;
+          auditAuth(deps.audit, s, session, attempt, "ok", { responseCode: 235 });
           callback(null, { user: principal.keyId });
         },
         (err: unknown) => {
           if (!isCredentialRefusal(err)) {
             if (!isSealpostError(err)) deps.logger.error({ err }, "smtp auth failed");
-            return callback(toSmtpError(err));
+            const reply = toSmtpError(err);
+            auditAuth(deps.audit, s, session, attempt, outcomeOf(err), reply);
+            return callback(reply);
           }
           s.authFailures++;
           deps.logger.info({ code: (err as SealpostError).code }, "smtp auth refused");
-          callback(sessionError(s.authFailures >= MAX_AUTH_FAILURES ? "authLimit" : "authInvalid"));
+          const reply = sessionError(s.authFailures >= MAX_AUTH_FAILURES ? "authLimit" : "authInvalid");
+          auditAuth(deps.audit, s, session, attempt, outcomeOf(err), reply);
+          callback(reply);
         },
       );
+    },
+    onSecure(socket, session, callback) {
+      noteTls(state(session), socket);
+      callback();
+    },
+    onClose(session) {
+      auditClosed(deps.audit, state(session), session);
     },
     onRcptTo(address, _session, callback) {
       // An address the submit path would refuse is refused here, at RCPT where RFC 5321 puts
@@ -209,13 +236,19 @@ function options(deps: SmtpDeps, secure: boolean, state: StateOf): SMTPServerOpt
     },
     onMailFrom(address, session, callback) {
       const s = state(session);
-      if (s.principal === null) return callback(sessionError("authRequired"));
+      if (s.principal === null) {
+        const reply = sessionError("authRequired");
+        auditRefused(deps.audit, s, session, { outcome: "unauthorized", reply, phase: "mail" });
+        return callback(reply);
+      }
       checkMailFrom(deps, s, session, address.address).then(
         () => callback(null),
         (err: unknown) => {
           if (!isSealpostError(err)) deps.logger.error({ err }, "smtp MAIL FROM check failed");
           else deps.logger.info({ code: err.code }, "smtp MAIL FROM refused");
-          callback(toSmtpError(err));
+          const reply = toSmtpError(err);
+          auditRefused(deps.audit, s, session, { outcome: outcomeOf(err), reply, phase: "mail" });
+          callback(reply);
         },
       );
     },
@@ -235,12 +268,19 @@ function options(deps: SmtpDeps, secure: boolean, state: StateOf): SMTPServerOpt
         if (hangUp !== null) setImmediate(hangUp);
       };
       submitData(deps, principal, stream, session).then(
-        (id) => reply(null, queuedReply(id)),
+        (id) => {
+          auditAccepted(deps.audit, s, session, id);
+          reply(null, queuedReply(id));
+        },
         (err: unknown) => {
-          if ((err as { code?: unknown }).code === "ECONNECTION")
-            deps.logger.info({ code: "ECONNECTION" }, "smtp client left during DATA");
+          const left = (err as { code?: unknown }).code === "ECONNECTION";
+          if (left) deps.logger.info({ code: "ECONNECTION" }, "smtp client left during DATA");
           else if (!isSealpostError(err)) deps.logger.error({ err }, "smtp submission failed");
-          reply(toSmtpError(err, "data"));
+          const smtpErr = toSmtpError(err, "data");
+          // A client that left got no reply: nothing was refused.
+          if (!left)
+            auditRefused(deps.audit, s, session, { outcome: outcomeOf(err), reply: smtpErr, phase: "data" });
+          reply(smtpErr);
         },
       );
     },
@@ -268,7 +308,14 @@ export function createSubmissionServers(deps: SmtpDeps): SubmissionServers {
   const state: StateOf = (session) => {
     let s = sessions.get(session);
     if (s === undefined) {
-      s = { principal: null, creds: null, authFailures: 0, busy: false, hangUp: null };
+      s = {
+        principal: null,
+        creds: null,
+        authFailures: 0,
+        busy: false,
+        hangUp: null,
+        record: newSessionRecord(),
+      };
       sessions.set(session, s);
     }
     return s;
@@ -278,7 +325,13 @@ export function createSubmissionServers(deps: SmtpDeps): SubmissionServers {
   const base = options(deps, false, state);
   const inbound = new ReplyServer(
     inboundOptions(
-      { db: deps.db, keyring: deps.submit.keyring, clock: deps.clock, logger: deps.logger },
+      {
+        db: deps.db,
+        keyring: deps.submit.keyring,
+        clock: deps.clock,
+        logger: deps.logger,
+        audit: deps.audit,
+      },
       {
         name: base.name,
         banner: base.banner,

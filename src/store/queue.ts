@@ -82,15 +82,22 @@ export interface Completion {
   suppression: SuppressionsTable | null;
 }
 
-/**
- * Records the results of attempts in one transaction. Returns the ids whose lease had
- * been lost (their results were discarded).
- */
-export async function completeAttempts(db: Db, items: readonly Completion[]): Promise<void> {
-  await db.kysely.transaction().execute(async (trx) => {
+/** What a commit of completions wrote: for the audit trail, which happens after it. */
+export interface Committed {
+  /** The completions whose lease was still held; the others' results were discarded. */
+  applied: Completion[];
+  /** The suppressions added (an address already suppressed is not added again). */
+  suppressions: SuppressionsTable[];
+}
+
+/** Records the results of attempts in one transaction. */
+export async function completeAttempts(db: Db, items: readonly Completion[]): Promise<Committed> {
+  return db.kysely.transaction().execute(async (trx) => {
+    const applied: Completion[] = [];
     const events: EventsTable[] = [];
     const sandbox: SandboxTable[] = [];
     const suppressions: SuppressionsTable[] = [];
+    const added: SuppressionsTable[] = [];
     // In id order, like renewLeases, so concurrent transactions lock rows in one order.
     const ordered = [...items].sort((x, y) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
     for (const c of ordered) {
@@ -109,18 +116,22 @@ export async function completeAttempts(db: Db, items: readonly Completion[]): Pr
         .where("attempts", "=", c.attempt)
         .executeTakeFirst();
       if (Number(res.numUpdatedRows) === 0) continue;
+      applied.push(c);
       events.push(...c.events);
       if (c.sandbox !== null) sandbox.push(c.sandbox);
       if (c.suppression !== null) suppressions.push(c.suppression);
     }
     for (const part of chunks(events, 400)) await trx.insertInto("events").values(part).execute();
     for (const part of chunks(sandbox, 100)) await trx.insertInto("sandbox_messages").values(part).execute();
-    for (const row of suppressions)
-      await trx
+    for (const row of suppressions) {
+      const res = await trx
         .insertInto("suppressions")
         .values(row)
         .onConflict((oc) => oc.columns(["org_id", "address_bidx"]).doNothing())
-        .execute();
+        .executeTakeFirst();
+      if (Number(res.numInsertedOrUpdatedRows ?? 0) > 0) added.push(row);
+    }
+    return { applied, suppressions: added };
   });
 }
 

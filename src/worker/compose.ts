@@ -1,4 +1,5 @@
 import type { Resolver } from "node:dns/promises";
+import type { AuditLog } from "../audit/types.ts";
 import type { Config } from "../config/schema.ts";
 import type { Clock } from "../core/clock.ts";
 import type { Keyring } from "../core/keyring.ts";
@@ -6,6 +7,7 @@ import { createSmtpDeliverer } from "../delivery/deliverer.ts";
 import { createSigner } from "../domains/sign-pool.ts";
 import { SigningKeyCache } from "../domains/signing-cache.ts";
 import type { Logger } from "../logging/logger.ts";
+import { purgeJob } from "../retention/job.ts";
 import type { Db } from "../store/db.ts";
 import type { Deliverer } from "./steps.ts";
 import { Worker } from "./worker.ts";
@@ -25,6 +27,8 @@ export interface DeliveryWorkerDeps {
   resolver: Resolver;
   ca: string | undefined;
   hostname: string;
+  /** The audit trail: delivery events and purges (ADR 0009 §2); this thread's own writer. */
+  audit: AuditLog;
   signerThreads?: number;
   /** Replaces SMTP delivery (tests of the queue only). */
   deliverer?: Deliverer;
@@ -48,11 +52,13 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     clock,
     logger,
     deliverer: deps.deliverer ?? smtpOut,
+    audit: deps.audit,
     signing: new SigningKeyCache({ db, keyring, clock, resolver, hostname: deps.hostname }),
     signer,
     concurrency: config.workerConcurrency,
     leaseMs: deps.leaseMs ?? config.leaseSeconds * 1000,
     retrySchedule: config.retrySchedule,
+    jobs: [purgeJob({ db, clock, logger, audit: deps.audit })],
     ...(deps.pollMs === undefined ? {} : { pollMs: deps.pollMs }),
   });
   let closed = false;

@@ -1,5 +1,6 @@
 import { setPriority } from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
+import { createAuditLog } from "../audit/writer.ts";
 import { loadConfig } from "../config/load.ts";
 import { systemClock } from "../core/clock.ts";
 import { Keyring } from "../core/keyring.ts";
@@ -34,12 +35,15 @@ const master = loadConfiguredMasterKey(config);
 const db = openDb(config.database, config.dataDir);
 const clock = systemClock;
 const keyring = new Keyring({ db, wrapper: localKeyWrapper(master), clock });
+// The thread's own audit writer on its own pool: the head lock keeps the chains linear.
+const audit = createAuditLog({ db, clock, logger });
 const delivery = createDeliveryWorker({
   config,
   db,
   keyring,
   clock,
   logger,
+  audit,
   resolver: createDnsResolver(config),
   ca: extraCa(config),
   hostname: config.hostname,
@@ -51,6 +55,7 @@ port.on("message", (msg: HostMessage) => {
   else if (msg.type === "stop")
     void (async () => {
       await delivery.close();
+      await audit.close();
       await db.close();
       port.postMessage({ type: "stopped" } satisfies ThreadMessage);
       port.close();

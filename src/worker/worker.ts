@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
+import type { AuditLog } from "../audit/types.ts";
 import type { Clock } from "../core/clock.ts";
 import type { Keyring } from "../core/keyring.ts";
 import { isAddressFailure, suppressionRow } from "../core/suppressions.ts";
@@ -13,6 +14,7 @@ import { type Completion, claimDue, completeAttempts, renewLeases } from "../sto
 import type { DeliveriesTable } from "../store/schema.ts";
 import { systemScope } from "../store/scope.ts";
 import { suppressedAmong } from "../store/suppressions.ts";
+import { auditCommitted } from "./audit.ts";
 import { MessageCache, openRecipient } from "./prepare.ts";
 import {
   chooseRoute,
@@ -34,6 +36,8 @@ export interface WorkerDeps {
   clock: Clock;
   logger: Logger;
   deliverer: Deliverer;
+  /** Delivery events are audited after their results are committed (worker/audit.ts). */
+  audit: AuditLog;
   signing?: SigningKeyCache | null;
   signer?: Signer | null;
   concurrency: number;
@@ -41,6 +45,8 @@ export interface WorkerDeps {
   pollMs?: number;
   retrySchedule?: readonly number[];
   random?: () => number;
+  /** Periodic jobs of a worker node (the retention purge): started and stopped with the worker. */
+  jobs?: readonly { start(): void; stop(): Promise<void> }[];
 }
 
 export class Worker {
@@ -67,7 +73,11 @@ export class Worker {
       signer: deps.signer ?? null,
       now: () => deps.clock.now(),
     });
-    this.#completions = new GroupCommitter((items) => completeAttempts(deps.db, items), 512, 10);
+    this.#completions = new GroupCommitter(
+      async (items) => auditCommitted(deps.audit, deps.logger, await completeAttempts(deps.db, items)),
+      512,
+      10,
+    );
   }
 
   start(): void {
@@ -83,6 +93,7 @@ export class Worker {
       Math.max(1000, Math.floor(this.#leaseMs / 3)),
     );
     this.#renewTimer.unref();
+    for (const job of this.#deps.jobs ?? []) job.start();
   }
 
   /** Called after a local commit so new work starts without waiting for the poll. */
@@ -94,6 +105,7 @@ export class Worker {
   async stop(): Promise<void> {
     this.#running = false;
     this.notify();
+    await Promise.all((this.#deps.jobs ?? []).map((job) => job.stop()));
     await this.#loop;
     await Promise.allSettled([...this.#inflight]);
     await this.#completions.flushed();

@@ -14,6 +14,7 @@ import {
   signRequest,
 } from "../../src/auth/hmac.ts";
 import { operatorGrantor, rotateKey } from "../../src/auth/keys.ts";
+import { hashToken, secretBinding } from "../../src/auth/tokens.ts";
 import type { SignedRequest } from "../../src/auth/types.ts";
 import { codeOf, keyFixture } from "./key-fixture.ts";
 
@@ -139,19 +140,27 @@ test("HMAC: current and previous signing keys, and each refusal in the order of 
 
 test("JWT: verified, then the key row read now; scopes are the token's within the key's", async (t) => {
   const f = await keyFixture(t);
-  const { key } = await f.make();
+  const { key, token } = await f.make();
+  const kh = secretBinding(hashToken(f.keys.pepper, token));
   const { token: jwt } = await f.jwt.sign({
     sub: key.id,
     org: f.orgA.orgId,
     mode: "live",
     scope: "messages:send admin",
+    kh,
   });
   const { principal } = await f.auth({ kind: "jwt", jwt });
   assert.equal(principal.method, "oauth");
   assert.deepEqual(principal.scopes, ["messages:send"], "admin is not the key's");
   const forged = `${jwt.slice(0, jwt.lastIndexOf(".") + 1)}${Buffer.alloc(64).toString("base64url")}`;
   assert.equal(await codeOf(f.auth({ kind: "jwt", jwt: forged })), "unauthorized");
-  const otherOrg = await f.jwt.sign({ sub: key.id, org: f.orgB.orgId, mode: "live", scope: "messages:send" });
+  const otherOrg = await f.jwt.sign({
+    sub: key.id,
+    org: f.orgB.orgId,
+    mode: "live",
+    scope: "messages:send",
+    kh,
+  });
   assert.equal(await codeOf(f.auth({ kind: "jwt", jwt: otherOrg.token })), "unauthorized");
   const noOauth = await f.make({ authMethods: ["bearer"] });
   const blocked = await f.jwt.sign({
@@ -159,6 +168,7 @@ test("JWT: verified, then the key row read now; scopes are the token's within th
     org: f.orgA.orgId,
     mode: "live",
     scope: "messages:send",
+    kh: secretBinding(hashToken(f.keys.pepper, noOauth.token)),
   });
   assert.equal(await codeOf(f.auth({ kind: "jwt", jwt: blocked.token })), "auth_method_not_allowed");
   await f.db.kysely
@@ -257,4 +267,29 @@ test("rate limits: the key's own, else the default; the org's own, else the defa
     second.charge.buckets.map((b) => b.name),
     ["org"],
   );
+});
+
+test("JWT: a token minted with a secret that is rotated out dies with it", async (t) => {
+  const f = await keyFixture(t);
+  const { key, token } = await f.make();
+  const mint = (secret: string) =>
+    f.jwt.sign({
+      sub: key.id,
+      org: f.orgA.orgId,
+      mode: "live",
+      scope: "messages:send",
+      kh: secretBinding(hashToken(f.keys.pepper, secret)),
+    });
+  const before = (await mint(token)).token;
+  assert.equal((await f.auth({ kind: "jwt", jwt: before })).principal.keyId, key.id);
+  // With an overlap the old secret, and tokens minted with it, work until the overlap ends.
+  const rotated = await rotateKey(f.keys, f.orgA, operatorGrantor("cli"), key.id, { overlapSeconds: 60 });
+  assert.equal((await f.auth({ kind: "jwt", jwt: before })).principal.keyId, key.id);
+  f.clock.advance(61_000);
+  assert.equal(await codeOf(f.auth({ kind: "jwt", jwt: before })), "unauthorized");
+  const after = (await mint(rotated.token)).token;
+  assert.equal((await f.auth({ kind: "jwt", jwt: after })).principal.keyId, key.id);
+  // Without an overlap (a leaked token): at once.
+  await rotateKey(f.keys, f.orgA, operatorGrantor("cli"), key.id, { overlapSeconds: 0 });
+  assert.equal(await codeOf(f.auth({ kind: "jwt", jwt: after })), "unauthorized");
 });

@@ -30,6 +30,7 @@ const SUBJECT = {
   sub: "key_01kb2m9x7ad3qz8v4c6n5t1r0w",
   org: "org_01kb2m9x7ad3qz8v4c6n5t1r0x",
   mode: "live",
+  kh: "binding-of-the-secret",
 } as const;
 const masterKey = randomBytes(32);
 const wrapper = localKeyWrapper({ key: masterKey, keyId: masterKeyId(masterKey) });
@@ -96,6 +97,7 @@ test("a signed token has the RFC 9068 header and claims and verifies", async (t)
       org: SUBJECT.org,
       mode: "live",
       scope: "messages:send messages:read",
+      kh: SUBJECT.kh,
       iat,
       exp: iat + TTL,
       jti: "",

@@ -82,6 +82,8 @@ test("properties are validated with coded errors naming the field", async (t) =>
     [{ allowedIps: Array.from({ length: 51 }, (_, i) => `192.0.2.${i}`) }, "allowed_ips"],
     [{ expiresAt: f.clock.now() + 59_000 }, "expires_at"],
     [{ expiresAt: "tomorrow" }, "expires_at"],
+    [{ expiresAt: f.clock.now() + 9_999_999_999 * 86_400_000 }, "expires_at"],
+    [{ expiresAt: "9999-12-31T00:00:00Z" }, "expires_at"],
     [{ authMethods: ["bearer", "kerberos"] }, "auth_methods"],
     [{ authMethods: [] }, "auth_methods"],
     [{ rateLimit: "100/day" }, "rate_limit"],
@@ -124,6 +126,7 @@ test("granting: scopes and sender domains within the caller's; instance:admin on
   const caller = (scopes: Grantor["scopes"], senderDomains: string[] | null = null): Grantor => ({
     scopes,
     senderDomains,
+    bounds: { allowedIps: null, authMethods: null, expiresAt: null },
     createdBy: "key_01kb2m9x7ad3qz8v4c6n5t1r0w",
   });
   const create = (g: Grantor, input: Record<string, unknown>) =>
@@ -162,6 +165,44 @@ test("granting: scopes and sender domains within the caller's; instance:admin on
   assert.equal(await codeOf(revokeKey(f.keys, f.orgA, restricted, (await f.make()).key.id)), "forbidden");
   assert.equal((await getKey(f.orgA, strong.key.id)).revoked_at, null);
   assert.equal((await revokeKey(f.keys, f.orgA, admin, strong.key.id)).revoked, true);
+});
+
+test("granting: a key limited by address, method or date grants and rotates only keys limited as much", async (t) => {
+  const f = await keyFixture(t);
+  const expiresAt = f.clock.now() + 86_400_000;
+  const bounded: Grantor = {
+    scopes: ["admin"],
+    senderDomains: null,
+    bounds: {
+      allowedIps: [{ address: "192.0.2.0", prefix: 24, family: "ipv4" }],
+      authMethods: ["bearer", "hmac"],
+      expiresAt,
+    },
+    createdBy: "key_01kb2m9x7ad3qz8v4c6n5t1r0w",
+  };
+  const create = (input: Record<string, unknown>) =>
+    createKey(f.keys, f.orgA, bounded, { mode: "live", scopes: ["messages:send"], ...input });
+  const inherited = (await create({})).key;
+  assert.deepEqual(inherited.allowed_ips, ["192.0.2.0/24"], "omitted: the caller's");
+  assert.deepEqual(inherited.auth_methods, ["bearer", "hmac"]);
+  assert.equal(inherited.expires_at, new Date(expiresAt).toISOString());
+  const narrower = (
+    await create({ allowedIps: ["192.0.2.128/25"], authMethods: ["hmac"], expiresAt: expiresAt - 1000 })
+  ).key;
+  assert.deepEqual(narrower.allowed_ips, ["192.0.2.128/25"]);
+  for (const wider of [
+    { allowedIps: null },
+    { allowedIps: ["192.0.2.0/23"] },
+    { allowedIps: ["198.51.100.0/24"] },
+    { authMethods: null },
+    { authMethods: ["basic"] },
+    { expiresAt: null },
+    { expiresAt: expiresAt + 1000 },
+  ])
+    assert.equal(await codeOf(create(wider)), "forbidden", JSON.stringify(wider));
+  const unbounded = await f.make();
+  assert.equal(await codeOf(rotateKey(f.keys, f.orgA, bounded, unbounded.key.id)), "forbidden");
+  assert.equal((await rotateKey(f.keys, f.orgA, bounded, inherited.id)).key.id, inherited.id);
 });
 
 test("list pages newest first; another org's keys are not found", async (t) => {

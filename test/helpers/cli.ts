@@ -17,10 +17,16 @@ export async function cliEnv(
   return node.env;
 }
 
+/**
+ * Runs the bin and waits. spawnSync stops this process's event loop meanwhile: a test with a
+ * node running in-process flushes its audit log first (the CLI's own audit entry needs the
+ * chain's head), and the timeout turns any such wait into a failure instead of a hang.
+ */
 export function runCli(args: readonly string[], env: Record<string, string>) {
   return spawnSync(process.execPath, [BIN, ...args], {
     env: { PATH: process.env.PATH ?? "", ...env },
     encoding: "utf8",
+    timeout: 120_000,
   });
 }
 

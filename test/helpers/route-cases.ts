@@ -147,6 +147,56 @@ const sealpostCases: RouteCase[] = [
     wrongOrg: (f) => ({ url: `/v1/suppressions/${encodeURIComponent(f.suppressed)}` }),
   },
   {
+    route: "GET /v1/retention",
+    scope: "admin",
+    request: () => ({ url: "/v1/retention" }),
+    wrongOrg: { none: "the caller's own org's settings; no org is named" },
+  },
+  {
+    route: "PUT /v1/retention",
+    scope: "admin",
+    request: () => ({ url: "/v1/retention", payload: { content_retention_days: 30 } }),
+    wrongOrg: { none: "the caller's own org's settings; no org is named" },
+  },
+  {
+    route: "POST /v1/legal-holds",
+    scope: "admin",
+    request: (f) => ({ url: "/v1/legal-holds", payload: { kind: "message", message_id: f.messageId } }),
+    wrongOrg: (f) => ({ url: "/v1/legal-holds", payload: { kind: "message", message_id: f.messageId } }),
+  },
+  {
+    route: "GET /v1/legal-holds",
+    scope: "admin",
+    request: () => ({ url: "/v1/legal-holds?all=true" }),
+    wrongOrg: { none: LISTS },
+  },
+  {
+    route: "DELETE /v1/legal-holds/:id",
+    scope: "admin",
+    request: () => ({ url: `/v1/legal-holds/hold_${"0".repeat(26)}` }),
+    wrongOrg: {
+      none: "the fixture has no hold to name; releasing another org's hold answers 404 in test/retention/holds.test.ts",
+    },
+  },
+  {
+    route: "GET /v1/audit",
+    scope: "audit:read",
+    request: () => ({ url: "/v1/audit" }),
+    wrongOrg: { none: "reads the caller's own chain only" },
+  },
+  {
+    route: "GET /v1/audit/verify",
+    scope: "audit:read",
+    request: () => ({ url: "/v1/audit/verify" }),
+    wrongOrg: { none: "reads the caller's own chain only" },
+  },
+  {
+    route: "GET /v1/reports/compliance",
+    scope: "audit:read",
+    request: () => ({ url: "/v1/reports/compliance?from=2026-01-01&to=2026-02-01" }),
+    wrongOrg: { none: "reports on the caller's own org only" },
+  },
+  {
     route: "GET /v1/tools/tls-check",
     scope: "messages:read",
     request: () => ({ url: "/v1/tools/tls-check?domain=example.com" }),

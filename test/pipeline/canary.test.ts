@@ -44,6 +44,7 @@ import { startSmtpSink } from "../helpers/smtp-sink.ts";
 import { command, line, QUEUED, rawSession } from "../smtp/setup.ts";
 
 const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
 const PENDING = ["scheduled", "queued", "sending", "deferred"];
 /** The receiving server refuses the canary "rejected" address with a reply that echoes it. */
 const rejectCanary = (a: string) => (a.startsWith(CANARY.rejected) ? 550 : null);
@@ -296,6 +297,26 @@ test("canary PHI through batch, send_at, the Paubox API and SMTP submission: in 
   assert.ok(events.some((e) => e.type === "scheduled") && events.some((e) => e.type === "cancelled"));
   surfaces.check("events table", JSON.stringify(events));
   await get("metrics", "/metrics");
+
+  // The audit trail (ADR 0009): its entries, as listed, exported and verified, and the
+  // compliance report over the same period, hold ids, codes and counts only.
+  await app.audit.flush();
+  const audit = await get("audit list", "/v1/audit?limit=100");
+  assert.ok((audit.json().data as unknown[]).length > 10, "the calls above were audited");
+  await call("audit export (JSON Lines)", {
+    url: "/v1/audit?limit=500",
+    headers: { ...auth(adminKey), accept: "application/x-ndjson" },
+  });
+  assert.equal((await get("audit verify", "/v1/audit/verify")).json().ok, true);
+  const period = `from=${new Date(clock.now() - DAY).toISOString()}&to=${new Date(clock.now() + DAY).toISOString()}`;
+  await get("compliance report", `/v1/reports/compliance?${period}`);
+  await get("compliance report (CSV)", `/v1/reports/compliance?${period}&format=csv`);
+  const auditRows = await app.db.kysely.selectFrom("audit_log").selectAll().execute();
+  assert.ok(
+    auditRows.some((r) => r.action === "smtp.message") &&
+      auditRows.some((r) => r.action.startsWith("delivery.")),
+  );
+  surfaces.check("audit_log table", JSON.stringify(auditRows));
   // Control: the canaries are really stored, and found where reading them is the point.
   const content = await app.api.inject({
     url: `/v1/messages/${smtpId}?include=content`,

@@ -1,6 +1,8 @@
 import type { FastifyInstance } from "fastify";
+import { keyEntry, orgEntries, recordAllNow, requestActor, signingKeyEntry } from "../../audit/entries.ts";
 import { createKey, type Grantor } from "../../auth/keys.ts";
 import { SealpostError } from "../../core/errors.ts";
+import { isId } from "../../core/ids.ts";
 import { createOrg, findOrg, listOrgs, orgView } from "../../core/orgs.ts";
 import { systemScope } from "../../store/scope.ts";
 import { access } from "../access.ts";
@@ -64,14 +66,22 @@ export function registerAdminRoutes(app: FastifyInstance, deps: ApiDeps): void {
       if (body.name === undefined) throw new SealpostError("missing_field", { field: "name" });
       const withKey = optionalBoolean(body, "admin_key") ?? false;
       const org = await createOrg(deps, { name: body.name, rateLimit: body.rate_limit });
+      const actor = requestActor(principal, request);
+      await recordAllNow(deps.audit, orgEntries(actor, org));
       if (!withKey) return reply.code(201).send(orgView(org));
       // An instance admin holds no org scope; it grants a new org exactly its first admin key.
-      const grantor: Grantor = { scopes: ["admin"], senderDomains: null, createdBy: principal.keyId };
+      const grantor: Grantor = {
+        scopes: ["admin"],
+        senderDomains: null,
+        bounds: { allowedIps: null, authMethods: null, expiresAt: null },
+        createdBy: principal.keyId,
+      };
       const issued = await createKey(deps.keys, systemScope(deps.db, org.id, "admin"), grantor, {
         name: "admin",
         mode: "live",
         scopes: ["admin"],
       });
+      await deps.audit.recordNow(keyEntry(actor, org.id, "key.create", issued.key));
       return reply.code(201).send({ ...orgView(org), admin_key: issuedView(issued) });
     },
   );
@@ -104,7 +114,8 @@ export function registerAdminRoutes(app: FastifyInstance, deps: ApiDeps): void {
       },
     },
     async (request) => {
-      const org = await findOrg(deps.db, (request.params as { id: string }).id);
+      const id = (request.params as { id: string }).id;
+      const org = isId(id, "org") ? await findOrg(deps.db, id) : undefined;
       if (org === undefined) throw new SealpostError("not_found");
       return orgView(org);
     },
@@ -122,6 +133,10 @@ export function registerAdminRoutes(app: FastifyInstance, deps: ApiDeps): void {
         response: { 200: { type: "object", properties: { kid: { type: "string" } } } },
       },
     },
-    async () => deps.jwt.rotate(),
+    async (request) => {
+      const rotated = await deps.jwt.rotate();
+      await deps.audit.recordNow(signingKeyEntry(requestActor(principalOf(request), request), rotated.kid));
+      return rotated;
+    },
   );
 }

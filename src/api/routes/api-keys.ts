@@ -1,10 +1,12 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
+import { type KeyAction, keyEntry, requestActor } from "../../audit/entries.ts";
 import {
   createKey,
   DEFAULT_PAGE,
   getKey,
-  grantorOf,
+  grantorFor,
   type IssuedKey,
+  type KeyView,
   listKeys,
   MAX_OVERLAP_SECONDS,
   MAX_PAGE,
@@ -110,6 +112,11 @@ function keyId(request: FastifyRequest): string {
 
 export function registerApiKeyRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const manage = access({ scope: "keys:manage" });
+  /** Audited before the answer: a key change is never left unrecorded (ADR 0009 §2). */
+  const audited = (request: FastifyRequest, action: KeyAction, key: KeyView) => {
+    const principal = principalOf(request);
+    return deps.audit.recordNow(keyEntry(requestActor(principal, request), principal.orgId, action, key));
+  };
   app.post(
     "/v1/api-keys",
     {
@@ -128,16 +135,22 @@ export function registerApiKeyRoutes(app: FastifyInstance, deps: ApiDeps): void 
       const body = objectBody(request.body, CREATE_FIELDS);
       const scopes = stringList(body, "scopes");
       const expires = nullableString(body, "expires_at");
-      const issued = await createKey(deps.keys, orgScope(deps, request), grantorOf(principalOf(request)), {
-        name: optionalString(body, "name"),
-        mode: optionalString(body, "mode") ?? "live",
-        scopes: scopes ?? [],
-        senderDomains: stringList(body, "sender_domains"),
-        allowedIps: stringList(body, "allowed_ips"),
-        expiresAt: expires,
-        authMethods: stringList(body, "auth_methods"),
-        rateLimit: nullableString(body, "rate_limit"),
-      });
+      const issued = await createKey(
+        deps.keys,
+        orgScope(deps, request),
+        await grantorFor(deps.db, principalOf(request)),
+        {
+          name: optionalString(body, "name"),
+          mode: optionalString(body, "mode") ?? "live",
+          scopes: scopes ?? [],
+          senderDomains: stringList(body, "sender_domains"),
+          allowedIps: stringList(body, "allowed_ips"),
+          expiresAt: expires,
+          authMethods: stringList(body, "auth_methods"),
+          rateLimit: nullableString(body, "rate_limit"),
+        },
+      );
+      await audited(request, "key.create", issued.key);
       return reply.code(201).send(issuedView(issued));
     },
   );
@@ -197,7 +210,13 @@ export function registerApiKeyRoutes(app: FastifyInstance, deps: ApiDeps): void 
       },
     },
     async (request, reply) => {
-      await revokeKey(deps.keys, orgScope(deps, request), grantorOf(principalOf(request)), keyId(request));
+      const { key, revoked } = await revokeKey(
+        deps.keys,
+        orgScope(deps, request),
+        await grantorFor(deps.db, principalOf(request)),
+        keyId(request),
+      );
+      if (revoked) await audited(request, "key.revoke", key);
       return reply.code(204).send();
     },
   );
@@ -227,10 +246,11 @@ export function registerApiKeyRoutes(app: FastifyInstance, deps: ApiDeps): void 
       const issued = await rotateKey(
         deps.keys,
         orgScope(deps, request),
-        grantorOf(principalOf(request)),
+        await grantorFor(deps.db, principalOf(request)),
         keyId(request),
         { overlapSeconds: optionalInteger(body, "overlap_seconds") },
       );
+      await audited(request, "key.rotate", issued.key);
       return issuedView(issued);
     },
   );

@@ -1,4 +1,5 @@
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { type DomainAction, domainEntry, requestActor } from "../../audit/entries.ts";
 import { SealpostError } from "../../core/errors.ts";
 import {
   addDomain,
@@ -9,6 +10,7 @@ import {
   verifyDomain,
 } from "../../domains/service.ts";
 import { access } from "../access.ts";
+import { principalOf } from "../authn-hook.ts";
 import type { ApiDeps } from "../context.ts";
 import { orgScope } from "../org-scope.ts";
 import { idParam } from "./schemas.ts";
@@ -18,6 +20,18 @@ function id(params: unknown): string {
 }
 
 export function registerDomainRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  /** Records the change before the answer (ADR 0009 §2) and answers the domain. */
+  const audited = async <D extends { id: string; status: string }>(
+    request: FastifyRequest,
+    action: DomainAction,
+    domain: D,
+  ): Promise<D> => {
+    const principal = principalOf(request);
+    await deps.audit.recordNow(
+      domainEntry(requestActor(principal, request), principal.orgId, action, domain),
+    );
+    return domain;
+  };
   app.post(
     "/v1/domains",
     {
@@ -42,7 +56,8 @@ export function registerDomainRoutes(app: FastifyInstance, deps: ApiDeps): void 
         if (k !== "name")
           throw new SealpostError("unknown_field", { field: /^[a-z_]{1,32}$/.test(k) ? k : "?" });
       if (body.name === undefined) throw new SealpostError("missing_field", { field: "name" });
-      return reply.code(201).send(await addDomain(deps.domains, orgScope(deps, request), body.name));
+      const added = await addDomain(deps.domains, orgScope(deps, request), body.name);
+      return reply.code(201).send(await audited(request, "domain.add", added));
     },
   );
   app.get(
@@ -81,7 +96,12 @@ export function registerDomainRoutes(app: FastifyInstance, deps: ApiDeps): void 
         params: idParam,
       },
     },
-    async (request) => verifyDomain(deps.domains, orgScope(deps, request), id(request.params)),
+    async (request) =>
+      audited(
+        request,
+        "domain.verify",
+        await verifyDomain(deps.domains, orgScope(deps, request), id(request.params)),
+      ),
   );
   app.post(
     "/v1/domains/:id/rotate-dkim",
@@ -93,6 +113,11 @@ export function registerDomainRoutes(app: FastifyInstance, deps: ApiDeps): void 
         params: idParam,
       },
     },
-    async (request) => rotateDkim(deps.domains, orgScope(deps, request), id(request.params)),
+    async (request) =>
+      audited(
+        request,
+        "domain.rotate_dkim",
+        await rotateDkim(deps.domains, orgScope(deps, request), id(request.params)),
+      ),
   );
 }

@@ -106,7 +106,9 @@ export function registerMessageRoutes(app: FastifyInstance, deps: ApiDeps): void
       schema: {
         summary: "Get a message: per-recipient status, evidence and events",
         description:
-          "`?include=content` adds the decrypted content; it needs the messages:read_content scope.",
+          "`?include=content` adds the decrypted content; it needs the messages:read_content scope. " +
+          "After the org's content retention period the content is destroyed: `content_purged_at` " +
+          "is set, recipients read null, and `?include=content` answers 410 content_purged.",
         tags: ["messages"],
         params: idParam,
         querystring: { type: "object", properties: { include: { type: "string", enum: ["content"] } } },
@@ -125,6 +127,8 @@ export function registerMessageRoutes(app: FastifyInstance, deps: ApiDeps): void
       const scope = orgScope(deps, request);
       const m = await findMessage(scope, param(request));
       if (m === undefined) throw new SealpostError("not_found");
+      // Retention shredded the content: the metadata and evidence below remain.
+      if (wantContent && m.content_purged_at !== null) throw new SealpostError("content_purged");
       const [deliveries, events, dek] = await Promise.all([
         deliveriesOf(scope, [m.id]),
         eventsOf(scope, m.id),

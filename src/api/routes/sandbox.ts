@@ -53,6 +53,15 @@ async function view(deps: ApiDeps, scope: OrgScope, row: SandboxTable, full: boo
   };
 }
 
+/** No captured copy: retention destroyed it with its message's content (410), or there never was one. */
+async function missingSandbox(scope: OrgScope, deliveryId: string): Promise<SealpostError> {
+  const delivery = await findDelivery(scope, deliveryId);
+  const m = delivery === undefined ? undefined : await findMessage(scope, delivery.message_id);
+  return m?.mode === "test" && m.content_purged_at !== null
+    ? new SealpostError("content_purged")
+    : new SealpostError("not_found");
+}
+
 export function registerSandboxRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.get(
     "/v1/sandbox/messages",
@@ -92,8 +101,9 @@ export function registerSandboxRoutes(app: FastifyInstance, deps: ApiDeps): void
     },
     async (request) => {
       const scope = orgScope(deps, request);
-      const row = await findSandbox(scope, (request.params as { id: string }).id);
-      if (row === undefined) throw new SealpostError("not_found");
+      const id = (request.params as { id: string }).id;
+      const row = await findSandbox(scope, id);
+      if (row === undefined) throw await missingSandbox(scope, id);
       return view(deps, scope, row, true);
     },
   );

@@ -1,4 +1,5 @@
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { requestActor, suppressionEntry } from "../../audit/entries.ts";
 import { parseBareAddress } from "../../core/address.ts";
 import { SealpostError } from "../../core/errors.ts";
 import { type SuppressionReason, suppress, suppressionAad } from "../../core/suppressions.ts";
@@ -6,6 +7,7 @@ import { normalizeAddress } from "../../crypto/blind-index.ts";
 import type { SuppressionsTable } from "../../store/schema.ts";
 import { deleteSuppression, findSuppression, listSuppressions } from "../../store/suppressions.ts";
 import { access } from "../access.ts";
+import { principalOf } from "../authn-hook.ts";
 import type { ApiDeps } from "../context.ts";
 import { orgScope } from "../org-scope.ts";
 import { pageOf, pageQuery } from "../pagination.ts";
@@ -30,6 +32,15 @@ async function view(deps: ApiDeps, row: SuppressionsTable) {
 }
 
 export function registerSuppressionRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  /** Recorded before the answer (ADR 0009 §2), by the suppression's id: never its address. */
+  const audited = (
+    request: FastifyRequest,
+    action: "suppression.add" | "suppression.remove",
+    row: SuppressionsTable,
+  ) => {
+    const principal = principalOf(request);
+    return deps.audit.recordNow(suppressionEntry(requestActor(principal, request), row.org_id, action, row));
+  };
   app.get(
     "/v1/suppressions",
     {
@@ -89,6 +100,7 @@ export function registerSuppressionRoutes(app: FastifyInstance, deps: ApiDeps): 
       const created = await suppress(deps, scope, addr, reason, null);
       const row = await findSuppression(scope, await deps.keyring.addressIndex(scope.orgId, addr));
       if (row === undefined) throw new SealpostError("internal_error");
+      if (created) await audited(request, "suppression.add", row);
       return reply.code(created ? 201 : 200).send(await view(deps, row));
     },
   );
@@ -105,8 +117,10 @@ export function registerSuppressionRoutes(app: FastifyInstance, deps: ApiDeps): 
     async (request, reply) => {
       const scope = orgScope(deps, request);
       const addr = address((request.params as { address: string }).address, "address");
-      if (!(await deleteSuppression(scope, await deps.keyring.addressIndex(scope.orgId, addr))))
-        throw new SealpostError("not_found");
+      const bidx = await deps.keyring.addressIndex(scope.orgId, addr);
+      const row = await findSuppression(scope, bidx);
+      if (row === undefined || !(await deleteSuppression(scope, bidx))) throw new SealpostError("not_found");
+      await audited(request, "suppression.remove", row);
       return reply.code(204).send();
     },
   );

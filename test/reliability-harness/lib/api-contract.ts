@@ -69,6 +69,27 @@ function judgeItems(url: string, status: number, body: string): Verdict {
     : { kind: "violation", why: `${status} with an item status ${bad}` };
 }
 
+/** The OAuth token endpoint answers errors as RFC 6749 §5.2 says: `{ "error": <code> }`. */
+const OAUTH_PATH = /^\/oauth\/token(?:[?#]|$)/;
+const OAUTH_ERRORS = new Set([
+  "invalid_request",
+  "invalid_client",
+  "invalid_grant",
+  "unauthorized_client",
+  "unsupported_grant_type",
+  "invalid_scope",
+  "temporarily_unavailable",
+]);
+
+function judgeOAuth(status: number, body: string, head: boolean): Verdict {
+  if (head) return { kind: "ok" };
+  const b = parse(body);
+  const error = isRecord(b) ? b.error : undefined;
+  return typeof error === "string" && OAUTH_ERRORS.has(error)
+    ? { kind: "ok" }
+    : { kind: "violation", why: `${status} OAuth answer without an RFC 6749 error code` };
+}
+
 /** Paubox's error answer: `{ "errors": [{ "code": <status>, "title", "details" }, …] }`. */
 function judgePaubox(status: number, body: string, head: boolean): Verdict {
   if (head) return { kind: "ok" };
@@ -117,7 +138,7 @@ export type Verdict =
 /**
  * Judges one answer against the contract: never 5xx (nor a 5xx item inside a batch or bulk
  * answer); a 4xx is an RFC 9457 problem with a `code`, or, on the Paubox-compatible routes,
- * Paubox's `{ "errors": [...] }`.
+ * Paubox's `{ "errors": [...] }`, or, at the OAuth token endpoint, RFC 6749's `{ "error" }`.
  */
 export function judge(
   url: string,
@@ -144,6 +165,7 @@ export function judge(
     if (status === 400) return { kind: "known", issue: "parser-errors", why: "400 without body" };
   }
   if (PAUBOX_PATH.test(url) && /^application\/json/.test(ct)) return judgePaubox(status, body, head);
+  if (OAUTH_PATH.test(url) && /^application\/json/.test(ct)) return judgeOAuth(status, body, head);
   if (!/^application\/problem\+json/.test(ct))
     return { kind: "violation", why: `${status} with content-type ${contentType}` };
   if (head) return { kind: "ok" };
