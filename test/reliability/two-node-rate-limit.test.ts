@@ -77,23 +77,26 @@ test("two sealpost nodes on one PostgreSQL hold a key to 20/s over HTTP: 120 ± 
     logger: silentLogger(),
     clock,
   });
-  t.after(async () => {
-    await second.close();
-    rmSync(dataDir, { recursive: true, force: true });
-  });
   const key = await first.key(["messages:read"]);
 
   const counts = new Map<number, number>();
-  for (let step = 0; step <= (SECONDS * 1000) / STEP_MS; step++) {
-    clock.set(start + step * STEP_MS);
-    const answers = await Promise.all(
-      [first.app, second].flatMap((node) =>
-        Array.from({ length: PER_NODE_PER_STEP }, () =>
-          node.api.inject({ url: "/v1/messages", headers: auth(key) }),
+  try {
+    for (let step = 0; step <= (SECONDS * 1000) / STEP_MS; step++) {
+      clock.set(start + step * STEP_MS);
+      const answers = await Promise.all(
+        [first.app, second].flatMap((node) =>
+          Array.from({ length: PER_NODE_PER_STEP }, () =>
+            node.api.inject({ url: "/v1/messages", headers: auth(key) }),
+          ),
         ),
-      ),
-    );
-    for (const a of answers) counts.set(a.statusCode, (counts.get(a.statusCode) ?? 0) + 1);
+      );
+      for (const a of answers) counts.set(a.statusCode, (counts.get(a.statusCode) ?? 0) + 1);
+    }
+  } finally {
+    // Before the first node's cleanup drops the shared database: the second node's audit
+    // writer still flushes on close.
+    await second.close();
+    rmSync(dataDir, { recursive: true, force: true });
   }
   const accepted = counts.get(200) ?? 0;
   process.stdout.write(`# two-node rate limit over HTTP: ${JSON.stringify(Object.fromEntries(counts))}\n`);
