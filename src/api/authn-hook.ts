@@ -7,12 +7,12 @@ import type {
   preParsingHookHandler,
 } from "fastify";
 import { RetryAfterError } from "../auth/authenticate.ts";
-import { parseCredentials } from "../auth/credentials.ts";
+import { credentialMethod, parseCredentials } from "../auth/credentials.ts";
 import { contentDigestMatches, createDigestHasher } from "../auth/hmac.ts";
 import { clientAddress } from "../auth/source.ts";
-import type { AuthContext, Authenticator, Credentials } from "../auth/types.ts";
+import type { AuthContext, Authenticator } from "../auth/types.ts";
 import { isSealpostError, SealpostError } from "../core/errors.ts";
-import { type AuthMethod, hasScope, type Principal, type Scope } from "../core/principal.ts";
+import { hasScope, type Principal, type Scope } from "../core/principal.ts";
 import type { AuthHooks, ProtectedAccess } from "./access.ts";
 import { setRateLimitHeaders } from "./rate-headers.ts";
 
@@ -50,13 +50,6 @@ export function challenge(scheme: Scheme, code: string): string {
     code === "token_expired" ? 'Bearer realm="sealpost", error="invalid_token"' : 'Bearer realm="sealpost"';
   const all = [bearer, 'Basic realm="sealpost"', 'SP1-HMAC-SHA256 realm="sealpost"'];
   return (scheme === "paubox" ? ['Token realm="sealpost"', ...all] : all).join(", ");
-}
-
-function methodOf(creds: Credentials): AuthMethod {
-  if (creds.kind === "basic") return "basic";
-  if (creds.kind === "hmac") return "hmac";
-  if (creds.kind === "jwt") return "oauth";
-  return "bearer";
 }
 
 function oneHeader(value: string | string[] | undefined): string | null {
@@ -108,7 +101,7 @@ export function createAuthn(deps: AuthnDeps): (declared: ProtectedAccess) => Aut
     const creds = parseCredentials(request.headers.authorization, scheme);
     const ctx: AuthContext = {
       address: clientAddress(request.ip),
-      method: methodOf(creds),
+      method: credentialMethod(creds),
       ...(creds.kind === "hmac"
         ? {
             request: {

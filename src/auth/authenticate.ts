@@ -13,6 +13,7 @@ import {
 import { parseRateLimit, type RateLimit } from "../core/rate-limit.ts";
 import type { AuthKeyRow } from "../store/api-keys.ts";
 import type { Db } from "../store/db.ts";
+import { credentialMethod } from "./credentials.ts";
 import { HMAC_WINDOW_MS, type HmacCredentials } from "./hmac.ts";
 import type { JwtKeys } from "./jwt.ts";
 import { keyAllowedIps, keyAuthMethods, keyScopes, keySenderDomains } from "./keys.ts";
@@ -75,11 +76,7 @@ export class RetryAfterError extends SealpostError {
 
 /** The method credentials arrived by; SMTP and OAuth are channels whatever the kind. */
 function methodOf(creds: Credentials, ctx: AuthContext): AuthMethod {
-  if (ctx.method === "smtp" || ctx.method === "oauth") return ctx.method;
-  if (creds.kind === "basic") return "basic";
-  if (creds.kind === "hmac") return "hmac";
-  if (creds.kind === "jwt") return "oauth";
-  return "bearer";
+  return ctx.method === "smtp" || ctx.method === "oauth" ? ctx.method : credentialMethod(creds);
 }
 
 /** What a key may do: a JWT narrows it to the token's scopes; a test key never holds more than messages:*. */

@@ -1,3 +1,4 @@
+import type { AuthMethod } from "../core/principal.ts";
 import { HMAC_SCHEME, parseHmacAuthorization } from "./hmac.ts";
 import { TOKEN_MAX } from "./tokens.ts";
 import type { Credentials } from "./types.ts";
@@ -69,4 +70,12 @@ function pauboxToken(value: string): Credentials {
   const m = PAUBOX_RE.exec(value);
   if (m === null) return MALFORMED;
   return token(m[1] ?? m[2] ?? m[3] ?? "");
+}
+
+/** The method credentials arrived by, as a key's `auth_methods` names it (a JWT is OAuth's). */
+export function credentialMethod(creds: Credentials): AuthMethod {
+  if (creds.kind === "basic") return "basic";
+  if (creds.kind === "hmac") return "hmac";
+  if (creds.kind === "jwt") return "oauth";
+  return "bearer";
 }
