@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the sealpost test suite talks to (real Postfix, swaks,
-# dkimverify, gpg, openssl, psql, the Knot DNS server). Idempotent and noninteractive; needs
+# dkimverify, gpg, openssl, psql, the Knot DNS server, Chromium). Idempotent and noninteractive; needs
 # root on Debian 12.
 #
 #   scripts/install-test-tools.sh          # install what is missing
@@ -26,6 +26,7 @@ declare -A PACKAGES=(
   [ca-certificates]=/etc/ssl/certs/ca-certificates.crt
   [postgresql-client]=/usr/bin/psql
   [knot]=/usr/sbin/knotd                                 # knotd, knotc: test DNS server
+  [chromium]=/usr/bin/chromium                           # the portal's browser tests (Playwright)
 )
 
 missing=()

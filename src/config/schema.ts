@@ -204,7 +204,7 @@ export const SETTINGS = {
   publicUrl: {
     env: "SEALPOST_PUBLIC_URL",
     description:
-      "The URL clients reach the API at: the OAuth issuer and audience, and the base of the JWKS URL. Must be the same on every node. Unset: http(s)://<SEALPOST_HTTP_HOST>:<SEALPOST_HTTP_PORT>.",
+      "The URL clients reach the API at: the OAuth issuer and audience, the base of the JWKS URL and of secure-portal links. Must be the same on every node. Unset: http(s)://<SEALPOST_HTTP_HOST>:<SEALPOST_HTTP_PORT>.",
     defaultText: "from host and port",
     parse: (raw: string | undefined): string | undefined => {
       if (raw === undefined || raw === "") return undefined;

@@ -124,6 +124,21 @@ export const ERRORS = {
     title: "Too many failed authentications from this address; try again later.",
     smtp: [454, "4.7.0"],
   },
+  phi_in_subject: {
+    status: 422,
+    title: "The subject line contains protected health information; move it into the body.",
+    smtp: [550, "5.7.1"],
+  },
+  phi_in_policy: {
+    status: 422,
+    title: "The portal notice wording contains protected health information.",
+    smtp: [550, "5.7.1"],
+  },
+  recipient_key_invalid: {
+    status: 422,
+    title: "The certificate or public key cannot be used for this address.",
+    smtp: [554, "5.7.0"],
+  },
   not_found: { status: 404, title: "The resource does not exist.", smtp: [550, "5.1.0"] },
   content_purged: {
     status: 410,

@@ -1,3 +1,4 @@
+import type { PhiSummary } from "../phi/types.ts";
 import type { ParsedAddress } from "./address.ts";
 
 /** The validated, normalised form of a message, whatever entry point it came through. */
@@ -31,6 +32,8 @@ export interface ValidatedMessage {
   sandbox: boolean;
   /** Hold the message until this time (epoch ms); null to send at once. */
   sendAt: number | null;
+  /** Set by the submit step "phi" (ADR 0010 §2): what was found, as counts; null: nothing. */
+  phi?: PhiSummary | null;
 }
 
 /** What is sealed in `messages.content` (attachments are sealed separately). */

@@ -54,6 +54,7 @@ function newOrgRow(id: string, name: string, now: number, rateLimit: string | nu
     name,
     created_at: now,
     rate_limit: rateLimit,
+    policy: null,
     content_retention_days: DEFAULT_CONTENT_RETENTION_DAYS,
     metadata_retention_days: DEFAULT_METADATA_RETENTION_DAYS,
   };

@@ -91,6 +91,7 @@ export async function buildRows(
       updated_at: now,
       last_reason: blocked ? "suppressed" : null,
       evidence: null,
+      encryption: null,
     });
     for (const type of blocked ? [accepted, "suppressed"] : [accepted])
       events.push({
@@ -113,6 +114,7 @@ export async function buildRows(
       from_domain: msg.from.asciiDomain,
       encryption: msg.encryption,
       allow_non_tls: msg.allowNonTls ? 1 : 0,
+      phi: msg.phi == null ? null : JSON.stringify(msg.phi),
       tags: JSON.stringify(msg.tags),
       recipient_count: msg.recipients.length,
       attachment_count: msg.attachments.length,

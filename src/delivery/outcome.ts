@@ -45,7 +45,13 @@ export type FailureReason =
   | "protocol_error"
   | "mta_sts_no_valid_mx"
   /** A test-mode message reached the SMTP deliverer (a routing bug): failed, never sent. */
-  | "test_mode_message";
+  | "test_mode_message"
+  /** `smime`/`pgp` was required but no valid key for the address is on file (ADR 0010 §4). */
+  | "no_recipient_key"
+  /** TLS could not be had and the org forbids the portal: failed loudly, never plaintext. */
+  | "portal_forbidden"
+  /** Encrypting for the recipient's key failed (an unusable key): failed, never sent in clear. */
+  | "encryption_failed";
 
 export type AttemptOutcome =
   | { kind: "sent"; evidence: TlsEvidence; reply: SmtpReply }

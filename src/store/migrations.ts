@@ -425,6 +425,63 @@ const auditRetention: Migration = {
   },
 };
 
+/** Org policy, PHI summaries, recipient keys, per-delivery protection and portal links (ADR 0010). */
+function encryptionPortal(dialect: Dialect): Migration {
+  const bin = blob(dialect);
+  return {
+    async up(db: AnyDb) {
+      await db.schema.alterTable("orgs").addColumn("policy", "text").execute();
+      await db.schema.alterTable("messages").addColumn("phi", "text").execute();
+      await db.schema.alterTable("deliveries").addColumn("encryption", "text").execute();
+      await db.schema
+        .createTable("recipient_keys")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("org_id", "text", (c) => c.notNull().references("orgs.id"))
+        .addColumn("kind", "text", (c) => c.notNull())
+        .addColumn("address_bidx", "text", (c) => c.notNull())
+        .addColumn("address", bin, (c) => c.notNull())
+        .addColumn("material", bin, (c) => c.notNull())
+        .addColumn("key_id", "text", (c) => c.notNull())
+        .addColumn("fingerprint", "text", (c) => c.notNull())
+        .addColumn("algorithm", "text", (c) => c.notNull())
+        .addColumn("not_after", "bigint")
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .addColumn("created_by", "text", (c) => c.notNull())
+        .addUniqueConstraint("recipient_keys_unique", ["org_id", "kind", "address_bidx", "fingerprint"])
+        .execute();
+      await db.schema
+        .createIndex("recipient_keys_address")
+        .on("recipient_keys")
+        .columns(["org_id", "address_bidx"])
+        .execute();
+      await db.schema
+        .createTable("portal_links")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("org_id", "text", (c) => c.notNull().references("orgs.id"))
+        .addColumn("message_id", "text", (c) => c.notNull())
+        .addColumn("delivery_id", "text", (c) => c.notNull().unique())
+        .addColumn("token_hash", "text", (c) => c.notNull().unique())
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .addColumn("expires_at", "bigint", (c) => c.notNull())
+        .addColumn("revoked_at", "bigint")
+        .addColumn("failed_codes", "integer", (c) => c.notNull().defaultTo(0))
+        .addColumn("locked_until", "bigint")
+        .addColumn("code_hash", "text")
+        .addColumn("code_expires_at", "bigint")
+        .addColumn("session_hash", "text")
+        .addColumn("session_expires_at", "bigint")
+        .addColumn("verified_at", "bigint")
+        .addColumn("views", "integer", (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.schema
+        .createIndex("portal_links_message")
+        .on("portal_links")
+        .columns(["org_id", "message_id"])
+        .execute();
+    },
+  };
+}
+
 function migrations(dialect: Dialect): Record<string, Migration> {
   return {
     "0001_initial": initial(dialect),
@@ -434,6 +491,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     "0005_attachment_parts": attachmentParts(dialect),
     "0006_access_control": accessControl(dialect),
     "0007_audit_retention": auditRetention,
+    "0008_encryption_portal": encryptionPortal(dialect),
   };
 }
 

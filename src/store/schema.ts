@@ -13,6 +13,8 @@ export interface OrgsTable {
   content_retention_days: number;
   /** Days message metadata is kept before it is deleted. */
   metadata_retention_days: number;
+  /** JSON of the org's encryption/PHI/portal policy (ADR 0010 §1); null: the defaults. */
+  policy: string | null;
 }
 
 /** One entry of an org's (or the instance's) tamper-evident audit chain (ADR 0009). No PHI. */
@@ -178,6 +180,8 @@ export interface MessagesTable {
   send_at: number | null;
   /** When retention crypto-shredded the content (data key, content, attachments, sandbox copies); null while kept. */
   content_purged_at: number | null;
+  /** JSON summary of PHI findings (ADR 0010 §2): counts by category and field, no values; null: none found. */
+  phi: string | null;
 }
 
 /**
@@ -232,6 +236,47 @@ export interface DeliveriesTable {
   updated_at: number;
   last_reason: string | null;
   evidence: string | null;
+  /** The protection chosen for this recipient (ADR 0010 §4): smime, pgp, tls, portal, none; null until decided. */
+  encryption: string | null;
+}
+
+/** An S/MIME certificate or OpenPGP public key for one address (ADR 0010 §3). */
+export interface RecipientKeysTable {
+  id: string;
+  org_id: string;
+  kind: "smime" | "pgp";
+  address_bidx: string;
+  /** The address, sealed with the org key (AAD `rk:<id>`). */
+  address: Uint8Array;
+  /** PEM certificate or armored public key, sealed with the org key (AAD `rk:<id>:material`). */
+  material: Uint8Array;
+  /** The key/certificate id shown to users: the fingerprint's last 16 hex digits. */
+  key_id: string;
+  fingerprint: string;
+  algorithm: string;
+  not_after: number | null;
+  created_at: number;
+  created_by: string;
+}
+
+/** A secure-portal link for one delivery (ADR 0010 §6). Secrets are stored as hashes only. */
+export interface PortalLinksTable {
+  id: string;
+  org_id: string;
+  message_id: string;
+  delivery_id: string;
+  token_hash: string;
+  created_at: number;
+  expires_at: number;
+  revoked_at: number | null;
+  failed_codes: number;
+  locked_until: number | null;
+  code_hash: string | null;
+  code_expires_at: number | null;
+  session_hash: string | null;
+  session_expires_at: number | null;
+  verified_at: number | null;
+  views: number;
 }
 
 export interface EventsTable {
@@ -326,4 +371,6 @@ export interface Database {
   deliveries: DeliveriesTable;
   events: EventsTable;
   sandbox_messages: SandboxTable;
+  recipient_keys: RecipientKeysTable;
+  portal_links: PortalLinksTable;
 }

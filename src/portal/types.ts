@@ -1,0 +1,22 @@
+/**
+ * What the worker's step "protect" needs from the portal (ADR 0010 §6): a link for one
+ * delivery and the notice that carries it. The notice holds no PHI: not the original
+ * subject, not the sender's address, not the content.
+ */
+export interface PortalNoticeRequest {
+  readonly orgId: string;
+  readonly messageId: string;
+  readonly deliveryId: string;
+  /** The recipient's address (the notice's To). */
+  readonly recipient: string;
+  /** The original message's From domain: the notice comes from no-reply@ this domain. */
+  readonly fromDomain: string;
+  readonly now: number;
+}
+
+export interface PortalNotice {
+  /** The notice as an unsigned RFC 5322 message; the worker DKIM-signs it. */
+  readonly raw: Buffer;
+  readonly linkId: string;
+  readonly expiresAt: number;
+}
