@@ -4,11 +4,13 @@
  * would (which also creates its DKIM keys), then `node bin/sealpost.js start` as a real
  * child process delivering everything to the receiving server through SEALPOST_RELAY.
  */
+
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { compiledIsCurrent } from "../../bin/source-stamp.js";
 import { loadConfig } from "../../src/config/load.ts";
 import { silentLogger } from "../../src/logging/logger.ts";
 import { createSealpost } from "../../src/main.ts";
@@ -18,6 +20,7 @@ import { type BenchDatabase, createDatabase } from "./pg.ts";
 import { memoryStatus } from "./proc.ts";
 
 export const BIN = fileURLToPath(new URL("../../bin/sealpost.js", import.meta.url));
+const REPO = fileURLToPath(new URL("../..", import.meta.url));
 export const BENCH_KEY = "bench-bootstrap-key-0123456789abcdefghijklmnopqrstuvwxyz";
 export const SENDING_DOMAIN = "bench.example";
 
@@ -128,6 +131,12 @@ export async function startInstance(
   prepared: PreparedInstance,
   nodeArgs: readonly string[] = [],
 ): Promise<RunningInstance> {
+  // bin/sealpost.js runs dist/ only while it matches the sources: a tree edited during a run
+  // silently switches the later runs to the sources, which need more memory.
+  if (process.env.SEALPOST_FROM_SOURCE !== "1" && !compiledIsCurrent(REPO))
+    process.stderr.write(
+      "[bench] warning: dist/ is stale (sources changed): this instance runs the TypeScript sources; its memory figures are not comparable\n",
+    );
   const child: ChildProcess = spawn(process.execPath, [...nodeArgs, BIN, "start"], {
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...prepared.env },
     stdio: ["ignore", "pipe", "pipe"],
