@@ -13,6 +13,7 @@ import type { KeyDeps } from "./auth/keys.ts";
 import { OAuthService } from "./auth/oauth.ts";
 import { trustProxyOption } from "./auth/source.ts";
 import type { Authenticator } from "./auth/types.ts";
+import { issuerOf } from "./config/public-url.ts";
 import type { Config } from "./config/schema.ts";
 import { ensureBootstrapKey } from "./core/bootstrap.ts";
 import { type Clock, systemClock } from "./core/clock.ts";
@@ -27,6 +28,7 @@ import { ensureDevCertificate } from "./crypto/tls-cert.ts";
 import { createDnsResolver, extraCa } from "./delivery/from-config.ts";
 import { type DomainDeps, senderDomainVerified } from "./domains/service.ts";
 import { createLogger, type Logger } from "./logging/logger.ts";
+import { PolicyCache } from "./policy/org-policy.ts";
 import { createSubmissionServers, type SubmissionServers } from "./smtp/server.ts";
 import { type Db, openDb } from "./store/db.ts";
 import { GroupCommitter } from "./store/group-commit.ts";
@@ -94,14 +96,7 @@ export interface Sealpost {
   close(): Promise<void>;
 }
 
-export { createDnsResolver, extraCa };
-
-/** SEALPOST_PUBLIC_URL, else the API's own address (an IPv6 host in brackets). */
-export function issuerOf(config: Config, https: boolean): string {
-  if (config.publicUrl !== undefined) return config.publicUrl;
-  const host = config.httpHost.includes(":") ? `[${config.httpHost}]` : config.httpHost;
-  return `${https ? "https" : "http"}://${host}:${config.httpPort}`;
-}
+export { createDnsResolver, extraCa, issuerOf };
 
 interface AccessControl {
   keys: KeyDeps;
@@ -185,7 +180,7 @@ export async function createSealpost(config: Config, opts: SealpostOptions = {})
     config.tlsCert === undefined || config.tlsKey === undefined
       ? null
       : { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) };
-  const issuer = issuerOf(config, https !== null);
+  const issuer = issuerOf(config);
   const jwt = new JwtKeys({ db, wrapper, clock, issuer, ttlSeconds: config.oauthTokenSeconds });
   let access: AccessControl;
   let org: Awaited<ReturnType<typeof ensureOrg>>;
@@ -207,6 +202,9 @@ export async function createSealpost(config: Config, opts: SealpostOptions = {})
   const audit = createAuditLog({ db, clock, logger });
   const resolver = createDnsResolver(config);
   const domains: DomainDeps = { db, keyring, clock, resolver, hostname: config.hostname };
+  // Org policies for submit and delivery; wall time, not the (possibly fixed) app clock:
+  // the cache's 5 s are real seconds.
+  const policies = new PolicyCache({ db });
   // The worker role: on this event loop, or (workerThread) on a thread of its own,
   // started by startWorker().
   const inline = opts.workerThread
@@ -221,6 +219,8 @@ export async function createSealpost(config: Config, opts: SealpostOptions = {})
         ca: opts.deliveryCa ?? extraCa(config),
         hostname: config.hostname,
         audit,
+        publicUrl: issuer,
+        policies,
         ...(opts.deliverer === undefined ? {} : { deliverer: opts.deliverer }),
         ...(opts.leaseMs === undefined ? {} : { leaseMs: opts.leaseMs }),
         ...(opts.pollMs === undefined ? {} : { pollMs: opts.pollMs }),
@@ -240,6 +240,7 @@ export async function createSealpost(config: Config, opts: SealpostOptions = {})
     maxDeliveryMs: config.maxDeliveryHours * 3_600_000,
     senderVerified: senderDomainVerified,
     audit,
+    policies,
     notify: () => {
       inline?.worker.notify();
       for (const t of threads) t.notify();

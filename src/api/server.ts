@@ -16,6 +16,10 @@ import { registerLegalHoldRoutes } from "./routes/legal-holds.ts";
 import { registerMessageRoutes } from "./routes/messages.ts";
 import { registerOAuthRoutes } from "./routes/oauth.ts";
 import { registerPauboxRoutes } from "./routes/paubox.ts";
+import { registerPolicyRoutes } from "./routes/policy.ts";
+import { registerPortalRoutes } from "./routes/portal.ts";
+import { registerPortalRevokeRoutes } from "./routes/portal-revoke.ts";
+import { registerRecipientKeyRoutes } from "./routes/recipient-keys.ts";
 import { registerReportRoutes } from "./routes/reports.ts";
 import { registerRetentionRoutes } from "./routes/retention.ts";
 import { registerSandboxRoutes } from "./routes/sandbox.ts";
@@ -112,8 +116,12 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   registerAdminRoutes(app, deps);
   registerAuditRoutes(app, deps);
   registerRetentionRoutes(app, deps);
+  registerPolicyRoutes(app, deps);
   registerLegalHoldRoutes(app, deps);
+  registerRecipientKeyRoutes(app, deps);
   registerReportRoutes(app, deps);
   registerPauboxRoutes(app, deps);
+  registerPortalRoutes(app, deps);
+  registerPortalRevokeRoutes(app, deps);
   return app;
 }

@@ -1,5 +1,6 @@
 import type { Keyring } from "../core/keyring.ts";
 import { openContent } from "../core/submit.ts";
+import type { PhiSummary } from "../phi/types.ts";
 import type { DeliveriesTable, EventsTable, MessagesTable } from "../store/schema.ts";
 import { openRecipient } from "../worker/prepare.ts";
 
@@ -72,6 +73,10 @@ export function messageView(
     status: aggregateStatus(deliveries.map((d) => d.status)),
     send_at: m.send_at === null ? null : iso(m.send_at),
     encryption: m.encryption,
+    // What the step "phi" found, as counts (ADR 0010 §2); null when nothing was found.
+    phi: m.phi === null ? null : (JSON.parse(m.phi) as PhiSummary),
+    // allow_non_tls was asked for, allowed by the org policy, and the message had no PHI.
+    allow_non_tls_honoured: m.allow_non_tls === 1,
     tags: JSON.parse(m.tags) as string[],
     recipient_count: m.recipient_count,
     attachment_count: m.attachment_count,

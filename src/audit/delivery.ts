@@ -31,6 +31,8 @@ function evidenceDetails(raw: string): Record<string, DetailValue> {
   copy("sandbox", "sandbox", "boolean");
   const sts = e.mta_sts as { mode?: unknown } | undefined;
   if (typeof sts?.mode === "string") out.mta_sts = sts.mode;
+  const protection = e.encryption as { mode?: unknown } | undefined;
+  if (typeof protection?.mode === "string") out.encryption = protection.mode;
   return out;
 }
 

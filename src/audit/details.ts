@@ -16,6 +16,7 @@ import type { DetailValue } from "./types.ts";
  * | TLS | tls_version, tls_cipher, cert_verified, mta_sts, dane, port |
  * | access | scopes, expires_at, sandbox, test_mode |
  * | periods | from, to, seq, chain, content_days, metadata_days |
+ * | policy | fields, subject_phi, force_mode, portal, require_verified_certs, allow_non_tls, portal_link_days, portal_code_attempts, portal_lock_minutes |
  */
 export const DETAIL_NAMES: ReadonlySet<string> = new Set([
   // counts
@@ -53,6 +54,7 @@ export const DETAIL_NAMES: ReadonlySet<string> = new Set([
   "scheme",
   "result",
   "rate_limit",
+  "algorithm",
   // ids
   "org_id",
   "key_id",
@@ -85,6 +87,16 @@ export const DETAIL_NAMES: ReadonlySet<string> = new Set([
   "chain",
   "content_days",
   "metadata_days",
+  // org policy (ADR 0010 §1): the changed field names and settings, never the notice texts
+  "fields",
+  "subject_phi",
+  "force_mode",
+  "portal",
+  "require_verified_certs",
+  "allow_non_tls",
+  "portal_link_days",
+  "portal_code_attempts",
+  "portal_lock_minutes",
 ]);
 
 export const MAX_STRING = 128;

@@ -19,7 +19,9 @@ export type IdPrefix =
   | "sup"
   | "ikey"
   | "aud"
-  | "hold";
+  | "hold"
+  | "pl"
+  | "rk";
 
 export type RandomSource = (size: number) => Buffer;
 
@@ -70,7 +72,7 @@ export function newId(
   return `${prefix}_${encodeTime(nowMs)}${lastRandom.map((d) => ALPHABET[d]).join("")}`;
 }
 
-const ID_RE = /^[a-z]{3,4}_[0-9a-hjkmnp-tv-z]{26}$/;
+const ID_RE = /^[a-z]{2,4}_[0-9a-hjkmnp-tv-z]{26}$/;
 
 export function isId(value: string, prefix: IdPrefix): boolean {
   return value.startsWith(`${prefix}_`) && ID_RE.test(value);

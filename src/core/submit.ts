@@ -1,6 +1,8 @@
 import { deliveryEntry } from "../audit/delivery.ts";
 import type { AuditLog } from "../audit/types.ts";
 import { openJson } from "../crypto/aead.ts";
+import type { PolicyCache } from "../policy/org-policy.ts";
+import type { OrgPolicy } from "../policy/types.ts";
 import type { Db } from "../store/db.ts";
 import type { GroupCommitter } from "../store/group-commit.ts";
 import type { SubmissionRows } from "../store/messages.ts";
@@ -18,6 +20,7 @@ import {
 } from "./idempotency.ts";
 import type { Keyring } from "./keyring.ts";
 import type { Limits, StoredContent, ValidatedMessage } from "./message.ts";
+import { applyPhiPolicy } from "./phi-step.ts";
 import { type Principal, senderPermitted } from "./principal.ts";
 import { acceptedResult, buildRows, contentAad } from "./submit-rows.ts";
 import { validateMessage } from "./validate.ts";
@@ -26,8 +29,8 @@ export { contentAad, recipientAad } from "./submit-rows.ts";
 
 /**
  * The one submit path. Every entry point (REST, SMTP submission, the Paubox-compatible
- * API) translates its input and calls submitMessage: validate → policy → encrypt at rest
- * → enqueue (durable group commit) → answer. Nothing is acknowledged before the commit.
+ * API) translates its input and calls submitMessage: validate → policy → phi → encrypt at
+ * rest → enqueue (durable group commit) → answer. Nothing is acknowledged before the commit.
  */
 export interface SubmitDeps {
   db: Db;
@@ -42,6 +45,8 @@ export interface SubmitDeps {
   notify: () => void;
   /** Records `delivery.queued|scheduled|suppressed` after the commit (ADR 0009 §2). */
   audit: AuditLog;
+  /** The org policies (ADR 0010 §1), read once per request for the step "phi". */
+  policies: PolicyCache;
 }
 
 /** The submit-time events of committed messages, buffered: the answer does not wait for them. */
@@ -99,8 +104,9 @@ export async function submitMessage(
     const replay = await replayMessage(deps, principal, idem);
     if (replay !== null) return replay;
   }
-  const msg = validateMessage(input, deps.limits, deps.clock.now());
-  await checkPolicy(deps, principal, msg);
+  const valid = validateMessage(input, deps.limits, deps.clock.now());
+  await checkPolicy(deps, principal, valid);
+  const msg = applyPhiPolicy(await deps.policies.get(principal.orgId), valid);
   const rows = await buildRows(deps, principal, msg, idem);
   try {
     await deps.committer.submit(rows);
@@ -145,7 +151,7 @@ function batchItems(input: unknown): unknown[] {
 
 /**
  * A batch (`{ "messages": [...] }`, up to 500): each item goes through the same
- * validation, policy and row building as submitMessage and succeeds or fails on its own;
+ * validation, policy, phi and row building as submitMessage and succeeds or fails on its own;
  * every accepted item is written in one durable commit. Results come back in request
  * order. With an Idempotency-Key the per-item outcome is recorded in the same commit and a
  * replay returns it (ADR 0004).
@@ -176,10 +182,13 @@ export async function submitBatch(
     return p;
   };
   const outcomes: ({ rows: SubmissionRows; msg: ValidatedMessage } | SealpostError)[] = [];
+  let policy: OrgPolicy | null = null;
   for (const item of list) {
     try {
-      const msg = validateMessage(item, deps.limits, now);
-      await checkPolicy(deps, principal, msg, verifiedOnce);
+      const valid = validateMessage(item, deps.limits, now);
+      await checkPolicy(deps, principal, valid, verifiedOnce);
+      policy ??= await deps.policies.get(principal.orgId);
+      const msg = applyPhiPolicy(policy, valid);
       outcomes.push({ rows: await buildRows(deps, principal, msg, null), msg });
     } catch (err) {
       // A coded error belongs to this item; anything else (a bug, the store) fails the request.

@@ -38,7 +38,7 @@ export const MESSAGE_FIELDS = [
 const KNOWN = new Set<string>(MESSAGE_FIELDS);
 const LATER = new Set(["template"]);
 const MODES: readonly EncryptionMode[] = ["auto", "tls", "portal", "smime", "pgp"];
-const AVAILABLE_MODES: readonly EncryptionMode[] = ["auto", "tls"];
+const AVAILABLE_MODES: readonly EncryptionMode[] = ["auto", "tls", "portal", "smime", "pgp"];
 const RESERVED_HEADERS = new Set([
   "from",
   "to",

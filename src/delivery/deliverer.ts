@@ -53,7 +53,11 @@ export function createSmtpDeliverer(deps: SmtpDelivererDeps): Deliverer & { clos
         resolver,
         deliveryPort: config.deliveryPort,
         heloName: config.hostname,
-        requireVerifiedCert: config.requireVerifiedCerts,
+        // A message that may go in plaintext may also go over unverified TLS (better than none).
+        requireVerifiedCert:
+          req.plaintextPermitted !== true &&
+          (config.requireVerifiedCerts || req.requireVerifiedCert === true),
+        plaintextPermitted: req.plaintextPermitted === true,
         timeoutMs: config.deliveryTimeoutSeconds * 1000,
         logger,
         pool,

@@ -171,7 +171,11 @@ export async function deliverToDomain(
   if (sts?.kind === "error")
     opts.logger?.warn({ code: sts.reason, outcome: sts.detail }, "mta-sts policy unavailable");
   if (applied.targets.length === 0) return { outcome: softFail("mta_sts_no_valid_mx"), attempts: [], mtaSts };
-  const sendOpts = applied.requireVerifiedCert ? { ...opts, requireVerifiedCert: true } : opts;
+  // An MTA-STS `enforce` domain never gets a message without verified TLS, not even one
+  // that may otherwise go in plaintext (ADR 0010 §7).
+  const sendOpts = applied.requireVerifiedCert
+    ? { ...opts, requireVerifiedCert: true, plaintextPermitted: false }
+    : opts;
   const pool = opts.pool;
   if (pool !== undefined && !(await pool.pace(domain, opts.timeoutMs))) {
     const outcome = softFail("timeout");
@@ -182,7 +186,9 @@ export async function deliverToDomain(
   let outcome: AttemptOutcome = softFail("no_route");
   for (const target of applied.targets) {
     outcome =
-      pool === undefined
+      // The pool keeps only sessions that passed the TLS gate; a message that may go in
+      // plaintext (rare: notices, honoured allow_non_tls) gets a connection of its own.
+      pool === undefined || sendOpts.plaintextPermitted === true
         ? await deliverOnce(target, envelope, raw, sendOpts)
         : await pool.send(target, envelope, raw, sendOpts);
     attempts.push({ target, outcome });

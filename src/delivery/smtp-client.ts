@@ -54,6 +54,12 @@ export interface DeliverOptions {
   servername?: string;
   /** Trust anchors replacing the system ones (tests, private relays). */
   ca?: string | Buffer;
+  /**
+   * ADR 0010 §7: the message holds no PHI (a portal notice, an honoured allow_non_tls), so
+   * it may go on without TLS, but only when the server does not advertise STARTTLS. A refused
+   * STARTTLS, a failed handshake or TLS below 1.2 stay failures. Default false.
+   */
+  plaintextPermitted?: boolean;
 }
 
 /** Safety net for a whole attempt: ten steps' worth, plus 10 ms per KB of message (100 KB/s). */
@@ -103,7 +109,10 @@ function connectionFor(target: DeliveryTarget, opts: DeliverOptions): SMTPConnec
     host: target.ip ?? target.host,
     port: target.port,
     secure: false,
-    requireTLS: true,
+    // Without requireTLS nodemailer still upgrades whenever STARTTLS is advertised and fails
+    // the connection when that upgrade fails (opportunisticTLS stays off): only a server that
+    // does not offer STARTTLS at all reaches the gate without TLS.
+    requireTLS: opts.plaintextPermitted !== true,
     ignoreTLS: false,
     opportunisticTLS: false,
     name: opts.heloName,
@@ -155,6 +164,15 @@ function sentOutcome(
   return { kind: "sent", evidence, reply };
 }
 
+/**
+ * The one way past the gate without TLS: permitted for this message, and the session never
+ * started TLS because the server did not offer it (had it offered STARTTLS, nodemailer would
+ * have upgraded or failed the connection). The evidence keeps tls_version null.
+ */
+function plaintextAllowed(conn: SMTPConnection, opts: DeliverOptions): boolean {
+  return opts.plaintextPermitted === true && !conn.secure && !(conn._socket instanceof TLSSocket);
+}
+
 /** Delivers `raw` to one recipient at one host. Never throws; every failure is an outcome. */
 export function deliverOnce(
   target: DeliveryTarget,
@@ -194,13 +212,13 @@ export function deliverOnce(
     conn.connect((err) => {
       if (err) return fail(err);
       // THE GATE: nothing but EHLO/STARTTLS has been sent so far; MAIL FROM only after this.
-      const refused: FailedOutcome | null = checkTlsSession(
-        conn._socket,
-        conn.secure,
-        opts.requireVerifiedCert,
-        evidence,
-      );
+      const refused: FailedOutcome | null = plaintextAllowed(conn, opts)
+        ? null
+        : checkTlsSession(conn._socket, conn.secure, opts.requireVerifiedCert, evidence);
       if (refused !== null) return finish(refused);
+      const socket = conn._socket;
+      if (evidence.ip === null && socket && typeof socket.remoteAddress === "string")
+        evidence.ip = socket.remoteAddress;
       envelopeStarted = true;
       conn.send(
         { from: envelope.from, to: [envelope.to], size: bodyLength(raw), use8BitMime: hasEightBit(raw) },

@@ -1,14 +1,31 @@
 import type { MessageBody } from "../core/body.ts";
+import { bodyBuffer } from "../core/body.ts";
+import { splitMessage } from "./entity.ts";
+import { ENCRYPTION_ERRORS } from "./errors.ts";
+import { encryptArmored, pgpMimeMessage } from "./pgp.ts";
+import { envelope, smimeMessage } from "./smime.ts";
 import type { RecipientKey } from "./types.ts";
 
 /**
  * The encrypted form of a rendered, unsigned message for one recipient (ADR 0010 §5): the
- * outer headers (From, To, Cc, Reply-To, Subject, Date, Message-ID, MIME-Version) are kept,
- * the content entity (Content-* headers and body) becomes S/MIME EnvelopedData or PGP/MIME.
- * The result is to be DKIM-signed afterwards.
+ * outer headers (From, To, Cc, Reply-To, Subject, Date, Message-ID, threading and
+ * List-Unsubscribe; see entity.ts) are kept, MIME-Version is written once, and the content
+ * entity (Content-* and custom headers with the body) becomes S/MIME EnvelopedData
+ * (smime.ts) or PGP/MIME (pgp.ts). The result has CRLF line ends and is to be DKIM-signed
+ * afterwards.
  *
- * Contract stub (ADR 0010 step 0): package C replaces the body.
+ * Fails with a plain Error whose message is one of ENCRYPTION_ERRORS (errors.ts): fixed
+ * text, no address or key material; the worker records `encryption_failed`.
  */
-export async function encryptMessage(_raw: MessageBody, _key: RecipientKey): Promise<Buffer> {
-  throw new Error("encryptMessage: not implemented yet");
+export async function encryptMessage(raw: MessageBody, key: RecipientKey): Promise<Buffer> {
+  const { outer, entity } = splitMessage(raw);
+  const plaintext = bodyBuffer(entity);
+  switch (key.kind) {
+    case "smime":
+      return smimeMessage(outer, await envelope(plaintext, key.material));
+    case "pgp":
+      return pgpMimeMessage(outer, await encryptArmored(plaintext, key.material));
+    default:
+      throw new Error(ENCRYPTION_ERRORS.unknownKind);
+  }
 }

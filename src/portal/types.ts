@@ -20,3 +20,19 @@ export interface PortalNotice {
   readonly linkId: string;
   readonly expiresAt: number;
 }
+
+/** What the portal's pages need, taken from the API's dependencies (api/context.ts). */
+export interface PortalDeps {
+  readonly db: import("../store/db.ts").Db;
+  readonly keyring: import("../core/keyring.ts").Keyring;
+  readonly clock: import("../core/clock.ts").Clock;
+  /** The one submit path: codes and replies are messages like any other. */
+  readonly submit: import("../core/submit.ts").SubmitDeps;
+  readonly audit: import("../audit/types.ts").AuditLog;
+}
+
+/** The anonymous visitor of a portal page, as events and audit entries name them. */
+export interface PortalActor {
+  readonly sourceIp: string;
+  readonly requestId: string;
+}

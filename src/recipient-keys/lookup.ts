@@ -1,18 +1,38 @@
 import type { Keyring } from "../core/keyring.ts";
+import { normalizeAddress } from "../crypto/blind-index.ts";
 import type { RecipientKey } from "../encryption/types.ts";
 import type { Db } from "../store/db.ts";
+import { validKeysOf } from "../store/recipient-keys.ts";
+import { systemScope } from "../store/scope.ts";
+import { materialAad, openRk } from "./sealed.ts";
 
 /**
  * The keys on file for one address of an org that are valid at `now` (not expired),
- * newest first (ADR 0010 §3). The worker's step "protect" asks this per delivery.
- *
- * Contract stub (ADR 0010 step 0): package B replaces the body.
+ * newest first (ADR 0010 §3). The worker's step "protect" asks this per delivery: one
+ * query on the `(org_id, address_bidx)` index, then the material of each key opened.
+ * An address that cannot be normalised has no keys.
  */
 export async function keysForAddress(
-  _deps: { db: Db; keyring: Keyring },
-  _orgId: string,
-  _address: string,
-  _now: number,
+  deps: { db: Db; keyring: Keyring },
+  orgId: string,
+  address: string,
+  now: number,
 ): Promise<RecipientKey[]> {
-  return [];
+  let normalized: string;
+  try {
+    normalized = normalizeAddress(address);
+  } catch {
+    return [];
+  }
+  const bidx = await deps.keyring.addressIndex(orgId, normalized);
+  const rows = await validKeysOf(systemScope(deps.db, orgId, "worker"), bidx, now);
+  return Promise.all(
+    rows.map(async (r) => ({
+      id: r.id,
+      kind: r.kind,
+      material: await openRk(deps.keyring, orgId, r.material, materialAad(r.id)),
+      fingerprint: r.fingerprint,
+      notAfter: r.not_after,
+    })),
+  );
 }

@@ -13,7 +13,7 @@ import type { ComplianceReport, Counts } from "./types.ts";
  * Refusals because a rule forbade the request, not because it was malformed: the key's
  * sender domains, an unverified From domain, a missing scope, the key's IP allow-list or
  * authentication methods, a rate limit. Validation errors (invalid_address, …) are not
- * policy violations. Issue 8 adds its own codes (PHI in a subject) here.
+ * policy violations. PHI in a subject refused by the org policy (issue 8) is one.
  */
 export const POLICY_CODES = [
   "sender_not_allowed",
@@ -22,6 +22,7 @@ export const POLICY_CODES = [
   "ip_not_allowed",
   "auth_method_not_allowed",
   "rate_limited",
+  "phi_in_subject",
 ] as const satisfies readonly ErrorCode[];
 
 /** Authentication failures: the 401 codes and the lockout (429 auth_locked). */

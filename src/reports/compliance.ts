@@ -4,6 +4,7 @@ import type { DeliveryStatus, OrgsTable } from "../store/schema.ts";
 import type { OrgScope } from "../store/scope.ts";
 import { auditSections } from "./audit-sections.ts";
 import { tallyEvidence, token } from "./evidence.ts";
+import { phiSection } from "./phi.ts";
 import type { ComplianceReport, Counts, NotAvailable, ReportPeriod } from "./types.ts";
 import { unusualVolume, volumeSpan } from "./volume.ts";
 
@@ -27,7 +28,6 @@ const STATUSES: readonly DeliveryStatus[] = [
 
 export const NOTES = {
   portal: "Portal delivery arrives with issue 8; until then no message falls back to the portal.",
-  phi: "PHI detection arrives with issue 8; until then nothing is scanned or counted.",
   allowedDomains:
     "Not applicable: sealpost has no per-org allowed-recipient-domain policy yet, so no recipient is outside one.",
 } as const;
@@ -110,6 +110,7 @@ export async function complianceReport(
     dailyMessageCounts(scope, volumeSpan(period)),
     auditSections(scope, period),
   ]);
+  const phi = await phiSection(scope, period, audit.policy_violations.by_code.phi_in_subject ?? 0);
   return {
     object: "compliance_report",
     version: 1,
@@ -119,7 +120,7 @@ export async function complianceReport(
     ...counts,
     ...evidence.sections(),
     portal_fallbacks: notAvailable(NOTES.portal),
-    phi_detections: { ...notAvailable(NOTES.phi), by_category: {} },
+    phi_detections: phi,
     policy_violations: audit.policy_violations,
     unusual_volume: unusualVolume(period, org.created_at, new Map(daily.map((d) => [d.day, d.n]))),
     recipients_outside_allowed_domains: notAvailable(NOTES.allowedDomains),

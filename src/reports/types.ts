@@ -90,7 +90,20 @@ export interface ComplianceReport {
     readonly policy_unavailable: number;
   };
   readonly portal_fallbacks: NotAvailable;
-  readonly phi_detections: NotAvailable & { readonly by_category: Counts };
+  /** PHI found at submit time (ADR 0010 §2): counts only, never a value. */
+  readonly phi_detections: {
+    readonly available: true;
+    /** Accepted messages with at least one finding. */
+    readonly count: number;
+    readonly findings: number;
+    /** Every category, zero when none was found. */
+    readonly by_category: Counts;
+    /** Accepted messages whose subject had PHI, redacted under `subject_phi: redact`. */
+    readonly subject_redacted: number;
+    /** Messages refused with `phi_in_subject` (from the audit chain). */
+    readonly subject_rejected: number;
+    readonly note: string;
+  };
   readonly policy_violations: {
     readonly total: number;
     readonly by_code: Counts;

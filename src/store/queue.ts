@@ -80,6 +80,8 @@ export interface Completion {
   sandbox: SandboxTable | null;
   /** A hard bounce of a bad address adds it to the suppression list. */
   suppression: SuppressionsTable | null;
+  /** The protection chosen for the recipient (ADR 0010 §4), kept for retries; null: unchanged. */
+  encryption: string | null;
 }
 
 /** What a commit of completions wrote: for the audit trail, which happens after it. */
@@ -110,6 +112,7 @@ export async function completeAttempts(db: Db, items: readonly Completion[]): Pr
           updated_at: c.now,
           last_reason: c.reason,
           evidence: c.evidence,
+          ...(c.encryption === null ? {} : { encryption: c.encryption }),
         })
         .where("id", "=", c.id)
         .where("lease_owner", "=", c.workerId)

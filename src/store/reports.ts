@@ -29,6 +29,22 @@ export async function messageCounts(
   return rows.map((r) => ({ ...r, n: Number(r.n) }));
 }
 
+/**
+ * The PHI summaries (`messages.phi`, JSON counts) of the messages created in the span, one
+ * row per distinct summary with how many messages had it; messages without PHI are left out.
+ * Summaries repeat a lot, so grouping in SQL keeps the rows few.
+ */
+export async function phiSummaryCounts(scope: OrgScope, span: Span): Promise<{ phi: string; n: number }[]> {
+  const rows = await selectOrg(scope, "messages")
+    .select(["messages.phi", (eb) => eb.fn.countAll<number>().as("n")])
+    .where("messages.created_at", ">=", span.from)
+    .where("messages.created_at", "<", span.to)
+    .where("messages.phi", "is not", null)
+    .groupBy("messages.phi")
+    .execute();
+  return rows.flatMap((r) => (r.phi === null ? [] : [{ phi: r.phi, n: Number(r.n) }]));
+}
+
 /** Recipients (deliveries) of the messages created in the span, by encryption, status and reason. */
 export async function recipientCounts(
   scope: OrgScope,

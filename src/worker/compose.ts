@@ -7,6 +7,7 @@ import { createSmtpDeliverer } from "../delivery/deliverer.ts";
 import { createSigner } from "../domains/sign-pool.ts";
 import { SigningKeyCache } from "../domains/signing-cache.ts";
 import type { Logger } from "../logging/logger.ts";
+import { PolicyCache } from "../policy/org-policy.ts";
 import { purgeJob } from "../retention/job.ts";
 import type { Db } from "../store/db.ts";
 import type { Deliverer } from "./steps.ts";
@@ -29,6 +30,10 @@ export interface DeliveryWorkerDeps {
   hostname: string;
   /** The audit trail: delivery events and purges (ADR 0009 §2); this thread's own writer. */
   audit: AuditLog;
+  /** Where portal links point (issuerOf in config/public-url.ts: SEALPOST_PUBLIC_URL or the API's address). */
+  publicUrl: string;
+  /** Org policies; on the API's event loop the API's own cache, so a change applies at once. */
+  policies?: PolicyCache;
   signerThreads?: number;
   /** Replaces SMTP delivery (tests of the queue only). */
   deliverer?: Deliverer;
@@ -55,6 +60,9 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     audit: deps.audit,
     signing: new SigningKeyCache({ db, keyring, clock, resolver, hostname: deps.hostname }),
     signer,
+    policies: deps.policies ?? new PolicyCache({ db }),
+    publicUrl: deps.publicUrl,
+    requireVerifiedCerts: config.requireVerifiedCerts,
     concurrency: config.workerConcurrency,
     leaseMs: deps.leaseMs ?? config.leaseSeconds * 1000,
     retrySchedule: config.retrySchedule,

@@ -2,7 +2,7 @@ import { Readable } from "node:stream";
 import { openAttachmentStream } from "../core/attachment-parts.ts";
 import { bodyLength, type MessageBody } from "../core/body.ts";
 import type { Keyring } from "../core/keyring.ts";
-import type { StoredContent } from "../core/message.ts";
+import type { EncryptionMode, StoredContent } from "../core/message.ts";
 import { renderMime } from "../core/mime.ts";
 import { openContent, recipientAad } from "../core/submit.ts";
 import { open } from "../crypto/aead.ts";
@@ -29,6 +29,15 @@ export interface PreparedMessage {
   content: StoredContent | null;
   /** The signed message as parts (see core/body.ts); null when the content was shredded. */
   raw: MessageBody | null;
+  /**
+   * The same rendered message before DKIM (the parts `raw` shares, nothing copied): what is
+   * encrypted for a recipient with a key on file, then signed per recipient (ADR 0010 §4).
+   */
+  unsigned: MessageBody | null;
+  /** The message's requested protection (`auto`, `tls`, `portal`, `smime`, `pgp`). */
+  encryption: EncryptionMode;
+  /** `messages.allow_non_tls`: requested, allowed by the org, no PHI, no attachment. */
+  allowNonTls: boolean;
 }
 
 /** A delivery's pointer to its message: the message is read in the delivery's org. */
@@ -126,10 +135,12 @@ export class MessageCache {
       fromDomain: row.from_domain,
       mode: row.mode,
       createdAt: row.created_at,
+      encryption: row.encryption as EncryptionMode,
+      allowNonTls: row.allow_non_tls === 1,
     };
     // Content shredded: nothing to send.
     if (row.data_key === null || row.content === null)
-      return { ...base, dek: Buffer.alloc(0), content: null, raw: null };
+      return { ...base, dek: Buffer.alloc(0), content: null, raw: null, unsigned: null };
     const dek = await this.#keyring.openMessageKey(row.org_id, row.id, row.data_key, row.data_key_id);
     const content = openContent(dek, row.id, row.content);
     // Each attachment streams into the composer part by part, read and opened as it is
@@ -151,18 +162,26 @@ export class MessageCache {
     // A scheduled message is dated when it goes out (its send_at), so inboxes sort it right.
     const date = row.send_at ?? row.created_at;
     const mime = await renderMime({ messageId: row.id, createdAt: date, content, attachments });
-    // Step "sign": DKIM with the From domain's current keys (RSA and Ed25519), once per message.
-    const keys = this.#signing === null ? [] : await this.#signing.get(row.org_id, row.from_domain);
-    const raw =
-      this.#signer === null
-        ? await signMessage(mime, row.from_domain, keys, this.#now())
-        : await this.#signer.sign(mime, row.from_domain, keys, this.#now());
+    const raw = await this.sign(row.org_id, row.from_domain, mime);
     return {
       ...base,
       dek,
       content,
       raw,
+      unsigned: mime,
     };
+  }
+
+  /**
+   * Step "sign": DKIM with the From domain's current keys (RSA and Ed25519). Once per message
+   * for TLS deliveries; per recipient for what step "protect" composes (an encrypted message,
+   * a portal notice), signed after it is composed so DKIM covers what is sent.
+   */
+  async sign(orgId: string, fromDomain: string, raw: MessageBody): Promise<Buffer[]> {
+    const keys = this.#signing === null ? [] : await this.#signing.get(orgId, fromDomain);
+    return this.#signer === null
+      ? signMessage(raw, fromDomain, keys, this.#now())
+      : this.#signer.sign(raw, fromDomain, keys, this.#now());
   }
 }
 

@@ -7,6 +7,7 @@ import type { Completion } from "../store/queue.ts";
 import type { DeliveriesTable, EventsTable } from "../store/schema.ts";
 import { retryDelay } from "./backoff.ts";
 import type { PreparedMessage } from "./prepare.ts";
+import type { ProtectionMode, ProtectionReason } from "./protect.ts";
 
 /**
  * The worker's named steps after claim and prepare: route (sandbox or SMTP), deliver,
@@ -19,6 +20,13 @@ export interface DeliveryRequest {
   raw: MessageBody;
   /** The message's mode: an SMTP deliverer refuses `test` (ADR 0008 §7). */
   mode: "live" | "test";
+  /**
+   * The content holds no PHI (a portal notice, an honoured allow_non_tls): it may go without
+   * TLS to a server that offers none (ADR 0010 §7). Default false.
+   */
+  plaintextPermitted?: boolean;
+  /** The org policy requires a verified MX certificate (ORed with the node's setting). */
+  requireVerifiedCert?: boolean;
 }
 
 export interface Deliverer {
@@ -67,6 +75,22 @@ export function evidenceJson(
   });
 }
 
+/** The protection a delivery got and why: `encryption` in its evidence, its `encryption` column. */
+export interface Protection {
+  mode: ProtectionMode;
+  reason: ProtectionReason | null;
+}
+
+/** A portal notice that went out for the delivery (event `portal_notified`). */
+export interface NoticeSent {
+  linkId: string;
+  expiresAt: number;
+}
+
+function protectionExtra(p: Protection | null): object {
+  return p === null ? {} : { encryption: { mode: p.mode, reason: p.reason } };
+}
+
 interface RecordInput {
   delivery: DeliveriesTable;
   workerId: string;
@@ -89,7 +113,7 @@ function event(d: DeliveriesTable, now: number, type: string, details: string): 
 
 function base(
   input: RecordInput,
-): Pick<Completion, "id" | "workerId" | "attempt" | "now" | "sandbox" | "suppression"> {
+): Pick<Completion, "id" | "workerId" | "attempt" | "now" | "sandbox" | "suppression" | "encryption"> {
   return {
     id: input.delivery.id,
     workerId: input.workerId,
@@ -97,6 +121,7 @@ function base(
     now: input.now,
     sandbox: null,
     suppression: null,
+    encryption: null,
   };
 }
 
@@ -112,31 +137,69 @@ export function recordSuppressed(input: RecordInput): Completion {
   };
 }
 
-export function recordSandbox(input: RecordInput, message: PreparedMessage): Completion {
+/**
+ * Test mode: the sandbox keeps what would have been sent to this recipient (the signed
+ * message, its encrypted form, or the portal notice), sealed with the message's key.
+ */
+export function recordSandbox(
+  input: RecordInput,
+  message: PreparedMessage,
+  raw: MessageBody | null = message.raw,
+  protection: Protection | null = null,
+  notice: NoticeSent | null = null,
+): Completion {
   const d = input.delivery;
-  const evidence = JSON.stringify({ sandbox: true });
+  const evidence = JSON.stringify({ sandbox: true, ...protectionExtra(protection) });
   return {
     ...base(input),
     status: "delivered",
     dueAt: null,
     reason: null,
     evidence,
-    events: [event(d, input.now, "sent", evidence), event(d, input.now, "delivered", evidence)],
+    encryption: protection?.mode ?? null,
+    events: [
+      ...(notice === null ? [] : [noticeEvent(d, input.now, notice)]),
+      event(d, input.now, "sent", evidence),
+      event(d, input.now, "delivered", evidence),
+    ],
     sandbox: {
       delivery_id: d.id,
       org_id: d.org_id,
       message_id: d.message_id,
       created_at: input.now,
-      raw: seal(message.dek, bodyBuffer(message.raw ?? Buffer.alloc(0)), sandboxAad(d.id)),
+      raw: seal(message.dek, bodyBuffer(raw ?? Buffer.alloc(0)), sandboxAad(d.id)),
     },
   };
 }
 
-export function recordOutcome(input: RecordInput, result: DeliveryResult): Completion {
+function noticeEvent(d: DeliveriesTable, now: number, notice: NoticeSent): EventsTable {
+  return event(
+    d,
+    now,
+    "portal_notified",
+    JSON.stringify({ link_id: notice.linkId, expires_at: new Date(notice.expiresAt).toISOString() }),
+  );
+}
+
+/**
+ * The completion of an SMTP attempt (or of a refusal before one: no key, encryption failed,
+ * portal forbidden). `protection` goes into the evidence and the delivery's `encryption`
+ * column, also on a deferral, so a retry keeps the mode (a portal delivery resends its notice).
+ */
+export function recordOutcome(
+  input: RecordInput,
+  result: DeliveryResult,
+  protection: Protection | null = null,
+  notice: NoticeSent | null = null,
+): Completion {
   const { outcome } = result;
-  const sts = result.mtaSts === null ? {} : { mta_sts: result.mtaSts };
+  const sts = {
+    ...(result.mtaSts === null ? {} : { mta_sts: result.mtaSts }),
+    ...protectionExtra(protection),
+  };
   const d = input.delivery;
   const now = input.now;
+  const encryption = protection?.mode ?? null;
   if (outcome.kind === "sent") {
     const evidence = evidenceJson(outcome.evidence, outcome, sts);
     return {
@@ -145,7 +208,12 @@ export function recordOutcome(input: RecordInput, result: DeliveryResult): Compl
       dueAt: null,
       reason: null,
       evidence,
-      events: [event(d, now, "sent", evidence), event(d, now, "delivered", evidence)],
+      encryption,
+      events: [
+        ...(notice === null ? [] : [noticeEvent(d, now, notice)]),
+        event(d, now, "sent", evidence),
+        event(d, now, "delivered", evidence),
+      ],
     };
   }
   // Retry until the window closes; the last retry is at the window's end, not before it.
@@ -162,6 +230,7 @@ export function recordOutcome(input: RecordInput, result: DeliveryResult): Compl
       dueAt: retryAt,
       reason: outcome.reason,
       evidence,
+      encryption,
       events: [event(d, now, "deferred", evidence)],
     };
   }
@@ -179,6 +248,7 @@ export function recordOutcome(input: RecordInput, result: DeliveryResult): Compl
     dueAt: null,
     reason: outcome.reason,
     evidence,
+    encryption,
     events: [event(d, now, status, evidence)],
   };
 }

@@ -2,6 +2,7 @@ import { setPriority } from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
 import { createAuditLog } from "../audit/writer.ts";
 import { loadConfig } from "../config/load.ts";
+import { issuerOf } from "../config/public-url.ts";
 import { systemClock } from "../core/clock.ts";
 import { Keyring } from "../core/keyring.ts";
 import { localKeyWrapper } from "../crypto/key-provider.ts";
@@ -47,6 +48,7 @@ const delivery = createDeliveryWorker({
   resolver: createDnsResolver(config),
   ca: extraCa(config),
   hostname: config.hostname,
+  publicUrl: issuerOf(config),
 });
 delivery.worker.start();
 

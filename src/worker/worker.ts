@@ -8,6 +8,7 @@ import { verpAddress } from "../core/verp.ts";
 import type { Signer } from "../domains/sign-pool.ts";
 import type { SigningKeyCache } from "../domains/signing-cache.ts";
 import type { Logger } from "../logging/logger.ts";
+import type { PolicyCache } from "../policy/org-policy.ts";
 import type { Db } from "../store/db.ts";
 import { GroupCommitter } from "../store/group-commit.ts";
 import { type Completion, claimDue, completeAttempts, renewLeases } from "../store/queue.ts";
@@ -16,6 +17,7 @@ import { systemScope } from "../store/scope.ts";
 import { suppressedAmong } from "../store/suppressions.ts";
 import { auditCommitted } from "./audit.ts";
 import { MessageCache, openRecipient } from "./prepare.ts";
+import { deliverProtected } from "./protected-delivery.ts";
 import {
   chooseRoute,
   type Deliverer,
@@ -26,7 +28,7 @@ import {
 } from "./steps.ts";
 
 /**
- * A delivery worker: claim → prepare → route → deliver → record, for up to
+ * A delivery worker: claim → prepare → route → protect → deliver → record, for up to
  * `concurrency` deliveries at once. Leases are renewed while work is in flight, so a
  * worker that dies loses its claims after one lease period and another takes over.
  */
@@ -40,6 +42,12 @@ export interface WorkerDeps {
   audit: AuditLog;
   signing?: SigningKeyCache | null;
   signer?: Signer | null;
+  /** Org policies (ADR 0010 §1), read per delivery through their short cache. */
+  policies: PolicyCache;
+  /** Where portal links point: SEALPOST_PUBLIC_URL, else the API's own address. */
+  publicUrl: string;
+  /** SEALPOST_REQUIRE_VERIFIED_CERTS (ORed with each org's policy). */
+  requireVerifiedCerts?: boolean;
   concurrency: number;
   leaseMs?: number;
   pollMs?: number;
@@ -188,23 +196,51 @@ export class Worker {
       } else {
         const recipient = openRecipient(message.dek, delivery);
         const route = chooseRoute(message, recipient);
-        if (route.kind === "sandbox") {
-          completion = recordSandbox({ ...input, now: clock.now() }, message);
-        } else {
-          const result = await deliverer.deliver({
-            domain: route.domain,
+        // Step "protect": S/MIME, PGP, TLS, the portal or (honoured allow_non_tls) none.
+        const attempt = await deliverProtected(
+          {
+            db: this.#deps.db,
+            keyring: this.#deps.keyring,
+            policies: this.#deps.policies,
+            publicUrl: this.#deps.publicUrl,
+            deliverer,
+            sign: (orgId, domain, raw) => this.#cache.sign(orgId, domain, raw),
+            requireVerifiedCerts: this.#deps.requireVerifiedCerts ?? false,
+            now: () => clock.now(),
+          },
+          {
+            message,
+            delivery,
+            recipient,
+            route,
             // Step "return path": a VERP address, so a later DSN names this delivery.
-            from: verpAddress(
-              (await this.#deps.keyring.orgKeys(delivery.org_id)).indexKey,
-              delivery.id,
-              message.fromDomain,
-            ),
-            to: recipient,
-            raw: message.raw,
-            mode: message.mode,
-          });
+            from:
+              route.kind === "sandbox"
+                ? ""
+                : verpAddress(
+                    (await this.#deps.keyring.orgKeys(delivery.org_id)).indexKey,
+                    delivery.id,
+                    message.fromDomain,
+                  ),
+          },
+        );
+        if (attempt.kind === "sandbox") {
+          completion = recordSandbox(
+            { ...input, now: clock.now() },
+            message,
+            attempt.raw,
+            attempt.protection,
+            attempt.notice,
+          );
+        } else {
+          const result = attempt.result;
           const outcome = result.outcome;
-          completion = recordOutcome({ ...input, now: clock.now() }, result);
+          completion = recordOutcome(
+            { ...input, now: clock.now() },
+            result,
+            attempt.protection,
+            attempt.notice,
+          );
           if (
             completion.status === "bounced" ||
             (completion.status === "failed" && outcome.kind === "hard_fail")

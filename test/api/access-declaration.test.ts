@@ -17,6 +17,7 @@ const PUBLIC = [
   /^\/docs(\/.*)?$/,
   /^\/\.well-known\/.+$/,
   /^\/oauth\/token$/,
+  /^\/portal\/.+$/, // the secure portal's pages (ADR 0010 §6)
 ];
 
 test("a route without a declared access is refused when it is added", async (t) => {

@@ -228,13 +228,6 @@ const cases: Case[] = [
     field: "encryption",
   },
   {
-    name: "encryption mode not yet available",
-    body: { ...ok, encryption: "smime" },
-    status: 422,
-    code: "not_supported",
-    field: "encryption",
-  },
-  {
     name: "template not yet available",
     body: { ...ok, template: { id: "t" } },
     status: 422,

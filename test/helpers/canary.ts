@@ -22,8 +22,10 @@ import { testStore } from "./app.ts";
 import { requireTool } from "./tools.ts";
 
 export const CANARY = {
-  subject: "CanarySubjectQX7 SSN 078-05-1120",
-  text: "CanaryTextZP3 patient Jane Canaryfield MRN 44831902",
+  // A subject with detectable PHI is refused (ADR 0010 §2), so the SSN rides in the text;
+  // the subject keeps a name, which the detector does not find unless it is marked.
+  subject: "CanarySubjectQX7 for Jane Canaryfield",
+  text: "CanaryTextZP3 patient Jane Canaryfield MRN 44831902 SSN 078-05-1120",
   html: "<p>CanaryHtmlWK9 diagnosis E11.9</p>",
   attachment: "CanaryAttachmentRT5 lab result",
   /** The local part of the recipient address (the domain is example.org). */

@@ -87,6 +87,12 @@ const sealpostCases: RouteCase[] = [
     wrongOrg: (f) => ({ url: `/v1/messages/${f.messageId}/cancel` }),
   },
   {
+    route: "POST /v1/messages/:id/revoke",
+    scope: "messages:send",
+    request: (f) => ({ url: `/v1/messages/${f.messageId}/revoke` }),
+    wrongOrg: (f) => ({ url: `/v1/messages/${f.messageId}/revoke` }),
+  },
+  {
     route: "GET /v1/sandbox/messages",
     scope: "messages:read_content",
     request: () => ({ url: "/v1/sandbox/messages" }),
@@ -159,6 +165,18 @@ const sealpostCases: RouteCase[] = [
     wrongOrg: { none: "the caller's own org's settings; no org is named" },
   },
   {
+    route: "GET /v1/policy",
+    scope: "admin",
+    request: () => ({ url: "/v1/policy" }),
+    wrongOrg: { none: "the caller's own org's policy; no org is named" },
+  },
+  {
+    route: "PUT /v1/policy",
+    scope: "admin",
+    request: () => ({ url: "/v1/policy", payload: { portal_link_days: 14 } }),
+    wrongOrg: { none: "the caller's own org's policy; no org is named" },
+  },
+  {
     route: "POST /v1/legal-holds",
     scope: "admin",
     request: (f) => ({ url: "/v1/legal-holds", payload: { kind: "message", message_id: f.messageId } }),
@@ -176,6 +194,37 @@ const sealpostCases: RouteCase[] = [
     request: () => ({ url: `/v1/legal-holds/hold_${"0".repeat(26)}` }),
     wrongOrg: {
       none: "the fixture has no hold to name; releasing another org's hold answers 404 in test/retention/holds.test.ts",
+    },
+  },
+  {
+    route: "POST /v1/recipient-keys",
+    scope: "keys:manage",
+    request: () => ({
+      url: "/v1/recipient-keys",
+      payload: { address: "r@example.org", public_key: "not a key: refused after authentication" },
+    }),
+    wrongOrg: { none: CREATES },
+  },
+  {
+    route: "GET /v1/recipient-keys",
+    scope: "keys:manage",
+    request: () => ({ url: "/v1/recipient-keys" }),
+    wrongOrg: { none: LISTS },
+  },
+  {
+    route: "GET /v1/recipient-keys/:id",
+    scope: "keys:manage",
+    request: () => ({ url: `/v1/recipient-keys/rk_${"0".repeat(26)}` }),
+    wrongOrg: {
+      none: "the fixture has no recipient key to name; another org's key answers 404 in test/api/recipient-keys.test.ts",
+    },
+  },
+  {
+    route: "DELETE /v1/recipient-keys/:id",
+    scope: "keys:manage",
+    request: () => ({ url: `/v1/recipient-keys/rk_${"0".repeat(26)}` }),
+    wrongOrg: {
+      none: "the fixture has no recipient key to name; deleting another org's key answers 404 in test/api/recipient-keys.test.ts",
     },
   },
   {
@@ -324,4 +373,11 @@ export const PUBLIC_ROUTES: Readonly<Record<string, string>> = {
   "GET /.well-known/jwks.json": "public keys that verify access tokens",
   "GET /.well-known/oauth-authorization-server": "RFC 8414 metadata",
   "POST /oauth/token": "authenticates its client itself (RFC 6749 §2.3)",
+  "GET /portal/assets/portal.css": "the secure portal's stylesheet",
+  "GET /portal/:token": "the secure portal: the link token is the credential (ADR 0010 §6)",
+  "POST /portal/:token/code": "the secure portal: mails a one-time code to the link's recipient",
+  "POST /portal/:token/verify": "the secure portal: checks the one-time code, locks after too many",
+  "GET /portal/:token/message": "the secure portal: needs the session of a verified code",
+  "GET /portal/:token/attachments/:n": "the secure portal: needs the session of a verified code",
+  "POST /portal/:token/reply": "the secure portal: needs the session and its CSRF token",
 };

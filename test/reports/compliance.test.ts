@@ -265,6 +265,7 @@ test("the compliance report of a seeded period matches counts computed from the 
       ip_not_allowed: 1,
       auth_method_not_allowed: 0,
       rate_limited: 2,
+      phi_in_subject: 0,
     },
     by_channel: { http: 6, smtp: 2 },
   });
@@ -293,8 +294,11 @@ test("the compliance report of a seeded period matches counts computed from the 
     assert.equal(r[section].count, 0);
     assert.equal(typeof r[section].note, "string");
   }
-  assert.equal(r.phi_detections.available, false);
-  assert.deepEqual(r.phi_detections.by_category, {});
+  // The fixture's messages carry no PHI summary (test/policy/phi-step.test.ts counts some).
+  assert.equal(r.phi_detections.available, true);
+  assert.equal(r.phi_detections.count, 0);
+  assert.equal(r.phi_detections.subject_redacted, 0);
+  assert.deepEqual(Object.values(r.phi_detections.by_category), [0, 0, 0, 0, 0, 0, 0, 0]);
 
   // Unusual volume: the spike day only, against a baseline computed here.
   const daily = new Map<number, number>();

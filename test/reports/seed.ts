@@ -14,8 +14,8 @@ import { systemScope } from "../../src/store/scope.ts";
 import { auth, eventually } from "../helpers/app.ts";
 
 export const DAY = 86_400_000;
-/** A subject no report may ever contain. */
-export const CANARY_SUBJECT = "Results for Jane Canary DOB 1970-01-01";
+/** A subject no report may ever contain (without PHI: a subject with PHI is refused by default). */
+export const CANARY_SUBJECT = "Results for Jane Canary";
 
 export interface MessageSpec {
   day: number;

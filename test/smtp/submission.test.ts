@@ -160,10 +160,10 @@ test("AUTH before STARTTLS, a wrong key and bad options are refused with the rig
     transport(ports.smtp, adminKey).sendMail({
       ...mail,
       text: "Jane Doe SSN 078-05-1120",
-      headers: { "X-Sealpost-Encryption": "smime" },
+      headers: { "X-Sealpost-Encryption": "rot13" },
     }),
     (err: { responseCode?: number; response?: string }) =>
-      // After DATA only the codes RFC 5321 lists: the registry's 504 becomes 554, same enhanced code.
+      // After DATA only the codes RFC 5321 lists: the registry's 501 becomes 554, same enhanced code.
       err.responseCode === 554 &&
       /^554 5\.5\.4 .*encryption/.test(err.response ?? "") &&
       !/078-05/.test(err.response ?? ""),
