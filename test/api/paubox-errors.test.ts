@@ -95,16 +95,19 @@ test("bad requests get Paubox-shaped 400s naming the Paubox field, without PHI",
     assert.equal((res.json() as { errors: { details: string }[] }).errors[0]?.details, details, what);
   }
 
-  // The secure portal does not exist yet: forceSecureNotification is refused, not ignored.
-  const portal = await post({ data: { message: { ...message, forceSecureNotification: true } } });
-  expectPaubox(portal, 400);
-  assert.deepEqual(portal.json().errors[0], {
-    code: 400,
-    title: "This option is not available in this version of sealpost.",
-    details: "data.message.forceSecureNotification this encryption mode is not available yet",
-  });
-  const sdkString = await post({ data: { message: { ...message, forceSecureNotification: "true" } } });
-  expectPaubox(sdkString, 400);
+  // forceSecureNotification (a boolean, or the SDK's "true") sends through the secure portal.
+  for (const force of [true, "true"]) {
+    const portal = await post({ data: { message: { ...message, forceSecureNotification: force } } });
+    assert.equal(portal.statusCode, 200, portal.body);
+    const id = (portal.json() as { sourceTrackingId: string }).sourceTrackingId;
+    const view = await app.api.inject({
+      url: `/v1/messages/${id}`,
+      headers: { authorization: `Bearer ${adminKey}` },
+    });
+    assert.equal((view.json() as { encryption: string }).encryption, "portal");
+  }
+  const notFlag = await post({ data: { message: { ...message, forceSecureNotification: "yes" } } });
+  expectPaubox(notFlag, 400);
 
   // Malformed JSON, a body that is not JSON, and an unknown route under /paubox/v1.
   const broken = await app.api.inject({

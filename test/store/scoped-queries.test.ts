@@ -38,6 +38,7 @@ const ALLOW: Record<string, string> = {
   "src/store/orgs.ts":
     "creating an org writes its keys; the keyring reads the keys of whichever org it serves",
   "src/store/api-keys.ts": "a key is looked up by its id or hash before any org is known",
+  "src/store/portal.ts": "a portal link is found by its token's hash before its org is known",
 };
 
 /** Tables whose row type has an `org_id` column, from the schema's `Database` interface. */
