@@ -101,7 +101,12 @@ function hasEightBit(raw: MessageBody): boolean {
 /** A client for one connection to `target`, STARTTLS required, TLS 1.2+ on the handshake. */
 function connectionFor(target: DeliveryTarget, opts: DeliverOptions): SMTPConnection {
   const servername = opts.servername ?? (isIP(target.host) === 0 ? target.host : undefined);
-  const tls: ConnectionOptions = { minVersion: "TLSv1.2", rejectUnauthorized: opts.requireVerifiedCert };
+  // A message without PHI (ADR 0010 §7) takes whatever TLS the server has, old versions too:
+  // TLS 1.0 beats the plaintext it could otherwise go in. Everything else: TLS 1.2+.
+  const tls: ConnectionOptions =
+    opts.plaintextPermitted === true
+      ? { minVersion: "TLSv1", ciphers: "DEFAULT@SECLEVEL=0", rejectUnauthorized: false }
+      : { minVersion: "TLSv1.2", rejectUnauthorized: opts.requireVerifiedCert };
   if (servername !== undefined) tls.servername = servername;
   if (opts.ca !== undefined) tls.ca = opts.ca;
 
@@ -165,12 +170,17 @@ function sentOutcome(
 }
 
 /**
- * The one way past the gate without TLS: permitted for this message, and the session never
- * started TLS because the server did not offer it (had it offered STARTTLS, nodemailer would
- * have upgraded or failed the connection). The evidence keeps tls_version null.
+ * THE GATE: whether the message may go out on this session. A message without PHI (portal
+ * notice, honoured allow_non_tls) passes on any session: TLS of any version when the server
+ * offered STARTTLS (nodemailer upgrades or fails the connection), plaintext only when it did
+ * not; the evidence records which. Every other message needs TLS 1.2+ (and a verified
+ * certificate when required).
  */
-function plaintextAllowed(conn: SMTPConnection, opts: DeliverOptions): boolean {
-  return opts.plaintextPermitted === true && !conn.secure && !(conn._socket instanceof TLSSocket);
+function gate(conn: SMTPConnection, opts: DeliverOptions, evidence: TlsEvidence): FailedOutcome | null {
+  if (opts.plaintextPermitted !== true)
+    return checkTlsSession(conn._socket, conn.secure, opts.requireVerifiedCert, evidence);
+  if (conn._socket instanceof TLSSocket) checkTlsSession(conn._socket, conn.secure, false, evidence);
+  return null;
 }
 
 /** Delivers `raw` to one recipient at one host. Never throws; every failure is an outcome. */
@@ -212,9 +222,7 @@ export function deliverOnce(
     conn.connect((err) => {
       if (err) return fail(err);
       // THE GATE: nothing but EHLO/STARTTLS has been sent so far; MAIL FROM only after this.
-      const refused: FailedOutcome | null = plaintextAllowed(conn, opts)
-        ? null
-        : checkTlsSession(conn._socket, conn.secure, opts.requireVerifiedCert, evidence);
+      const refused = gate(conn, opts, evidence);
       if (refused !== null) return finish(refused);
       const socket = conn._socket;
       if (evidence.ip === null && socket && typeof socket.remoteAddress === "string")

@@ -6,7 +6,7 @@
  * TLS. Nothing here sends anything; the worker carries the plan out.
  */
 import type { EncryptionMode } from "../core/message.ts";
-import type { FailureReason } from "../delivery/outcome.ts";
+import type { FailedOutcome, FailureReason } from "../delivery/outcome.ts";
 import type { RecipientKey } from "../encryption/types.ts";
 import type { OrgPolicy } from "../policy/types.ts";
 
@@ -105,19 +105,28 @@ export function chooseProtection(input: ProtectInput): Plan {
  * After a TLS attempt of a `portalOnTlsFailure` plan failed: the portal now (or, forbidden,
  * a loud `portal_forbidden` failure), or null when the failure is one to retry (a refused
  * recipient, a timeout, a certificate that only fails when verification is not required).
+ *
+ * TLS is taken to be unavailable only when that is a property of the server, not a glitch:
+ * it answered STARTTLS (or EHLO) with a permanent (5xx) refusal, so it does not offer TLS; or
+ * TLS failed on this attempt and the previous one (`previousReason`), as it does every time
+ * with a server that speaks only TLS 1.0/1.1. A single failed handshake (a reset, say) or a
+ * 454 "TLS not available now" is retried first.
  */
 export function afterTlsFailure(
-  reason: FailureReason,
+  outcome: Pick<FailedOutcome, "reason" | "reply">,
+  previousReason: string | null,
   requireVerifiedCerts: boolean,
   policy: OrgPolicy,
 ): Plan | null {
-  const why: ProtectionReason | null =
-    reason === "tls_unavailable"
-      ? "tls_unavailable"
-      : reason === "mta_sts_no_valid_mx"
-        ? "mta_sts_failed"
-        : reason === "cert_invalid" && requireVerifiedCerts
-          ? "cert_unverified"
-          : null;
+  const refusedForGood = outcome.reply !== null && outcome.reply.code >= 500;
+  const noTls =
+    outcome.reason === "tls_unavailable" && (refusedForGood || previousReason === "tls_unavailable");
+  const why: ProtectionReason | null = noTls
+    ? "tls_unavailable"
+    : outcome.reason === "mta_sts_no_valid_mx"
+      ? "mta_sts_failed"
+      : outcome.reason === "cert_invalid" && requireVerifiedCerts
+        ? "cert_unverified"
+        : null;
   return why === null ? null : portalPlan(policy, why);
 }

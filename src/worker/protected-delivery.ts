@@ -157,7 +157,8 @@ async function carryOut(
         return { kind: "smtp", result, protection, notice: null };
       const enforced = (result.mtaSts as { mode?: unknown } | null)?.mode === "enforce";
       const next = afterTlsFailure(
-        result.outcome.reason,
+        result.outcome,
+        req.delivery.last_reason,
         deps.requireVerifiedCerts || policy.require_verified_certs || enforced,
         policy,
       );

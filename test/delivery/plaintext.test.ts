@@ -112,12 +112,22 @@ describe("plaintextPermitted", () => {
     });
   });
 
-  test("TLS 1.0/1.1 only, permitted: refused, no DATA", async () => {
+  test("TLS 1.0/1.1 only, permitted: sent over the old TLS (better than plaintext), evidence says so", async () => {
     await withSink({ tls: LEGACY_TLS }, async (sink) => {
       const outcome = await deliverOnce({ host: "127.0.0.1", port: sink.port }, ENVELOPE, RAW, PERMITTED);
+      assert.equal(outcome.kind, "sent");
+      assert.match(outcome.evidence?.tlsVersion ?? "", /^TLSv1(\.1)?$/);
+      await sink.waitFor(1);
+      assert.equal(sink.messages[0]?.secure, true);
+      assert.equal(sink.plaintextDataCount(), 0);
+    });
+  });
+
+  test("TLS 1.0/1.1 only, not permitted: refused, no DATA", async () => {
+    await withSink({ tls: LEGACY_TLS }, async (sink) => {
+      const outcome = await deliverOnce({ host: "127.0.0.1", port: sink.port }, ENVELOPE, RAW, BASE_OPTS);
       assert.equal(outcome.kind === "soft_fail" && outcome.reason, "tls_unavailable");
       assert.equal(sink.dataCount(), 0);
-      assert.equal(sink.messages.length, 0);
     });
   });
 

@@ -57,6 +57,7 @@ describe("encryption policy end to end", { skip }, () => {
   let app: TestApp;
   let tlsSink: SmtpSink;
   let plainSink: SmtpSink;
+  let legacySink: SmtpSink;
   let dns: DnsTestServer;
   let keys: KeyWorkshop;
   let work: string;
@@ -64,6 +65,9 @@ describe("encryption policy end to end", { skip }, () => {
   before(async () => {
     tlsSink = await startSmtpSink();
     plainSink = await startSmtpSink({ starttls: false });
+    legacySink = await startSmtpSink({
+      tls: { minVersion: "TLSv1", maxVersion: "TLSv1.1", ciphers: "DEFAULT@SECLEVEL=0" },
+    });
     dns = await startDnsServer({});
     keys = keyWorkshop();
     work = mkdtempSync(join(tmpdir(), "sealpost-enc-"));
@@ -73,7 +77,10 @@ describe("encryption policy end to end", { skip }, () => {
         SEALPOST_TRANSPORT_MAP: [
           `tls.example=smtp://127.0.0.1:${tlsSink.port}`,
           `plain.example=smtp://127.0.0.1:${plainSink.port}`,
+          `legacy.example=smtp://127.0.0.1:${legacySink.port}`,
         ].join(","),
+        // A failed TLS handshake is retried once before the portal: make that retry quick.
+        SEALPOST_RETRY_SCHEDULE: "2s",
         SEALPOST_PUBLIC_URL: "https://sealpost.test",
       },
       deliveryCa: (await testCertificate()).cert,
@@ -87,7 +94,7 @@ describe("encryption policy end to end", { skip }, () => {
 
   after(async () => {
     await app?.close();
-    await Promise.all([tlsSink?.close(), plainSink?.close(), dns?.close()]);
+    await Promise.all([tlsSink?.close(), plainSink?.close(), legacySink?.close(), dns?.close()]);
     keys?.remove();
     if (work !== undefined) rmSync(work, { recursive: true, force: true });
   });
@@ -252,6 +259,20 @@ describe("encryption policy end to end", { skip }, () => {
       assert.ok(!text.includes(secret), "nothing of the original message");
     if (requireTool(undefined, "dkimverify"))
       assert.match(await dkimverify(raw, dns.address), /signature ok/);
+  });
+
+  test("TLS 1.0/1.1 only + auto: retried once, then a portal notice over the old TLS", async () => {
+    const to = "legacy.pat@legacy.example";
+    const id = await send({ to });
+    const { message, delivery } = await settled(id, "delivered");
+    assert.deepEqual(delivery.evidence.encryption, { mode: "portal", reason: "tls_unavailable" });
+    assert.match(String(delivery.evidence.tls_version), /^TLSv1(\.1)?$/);
+    const types = message.events.map((e: { type: string }) => e.type);
+    assert.ok(types.indexOf("deferred") < types.indexOf("portal_notified"), types.join(","));
+    const text = arrived(legacySink, to).toString("utf8");
+    assert.match(text, /https:\/\/sealpost\.test\/portal\//);
+    for (const secret of ["CANARY-c0ffee", SUBJECT]) assert.ok(!text.includes(secret));
+    assert.equal(legacySink.plaintextDataCount(), 0);
   });
 
   test("encryption tls + no STARTTLS: deferred, nothing plaintext", async () => {

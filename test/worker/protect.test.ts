@@ -194,27 +194,84 @@ describe("chooseProtection", () => {
 });
 
 describe("afterTlsFailure", () => {
-  const cases: Array<[FailureReason, boolean, OrgPolicy, Record<string, unknown> | null]> = [
-    ["tls_unavailable", false, DEFAULT_POLICY, { mode: "portal", reason: "tls_unavailable" }],
-    ["mta_sts_no_valid_mx", false, DEFAULT_POLICY, { mode: "portal", reason: "mta_sts_failed" }],
-    ["cert_invalid", true, DEFAULT_POLICY, { mode: "portal", reason: "cert_unverified" }],
-    ["cert_invalid", false, DEFAULT_POLICY, null],
+  const refusal = { code: 502, enhanced: "5.5.1", text: "Command not recognized" };
+  type Case = [
+    FailureReason,
+    "refused" | "busy" | "handshake",
+    string | null,
+    boolean,
+    OrgPolicy,
+    Record<string, unknown> | null,
+  ];
+  const cases: Case[] = [
+    // STARTTLS refused: the server does not offer TLS; the portal at once.
     [
       "tls_unavailable",
+      "refused",
+      null,
+      false,
+      DEFAULT_POLICY,
+      { mode: "portal", reason: "tls_unavailable" },
+    ],
+    // A failed handshake is retried once; failing again (TLS 1.0-only servers always do) is definite.
+    ["tls_unavailable", "handshake", null, false, DEFAULT_POLICY, null],
+    ["tls_unavailable", "handshake", "timeout", false, DEFAULT_POLICY, null],
+    // 454 "TLS not available" is temporary: retried once like a failed handshake.
+    ["tls_unavailable", "busy", null, false, DEFAULT_POLICY, null],
+    [
+      "tls_unavailable",
+      "busy",
+      "tls_unavailable",
+      false,
+      DEFAULT_POLICY,
+      { mode: "portal", reason: "tls_unavailable" },
+    ],
+    [
+      "tls_unavailable",
+      "handshake",
+      "tls_unavailable",
+      false,
+      DEFAULT_POLICY,
+      { mode: "portal", reason: "tls_unavailable" },
+    ],
+    [
+      "mta_sts_no_valid_mx",
+      "handshake",
+      null,
+      false,
+      DEFAULT_POLICY,
+      { mode: "portal", reason: "mta_sts_failed" },
+    ],
+    ["cert_invalid", "handshake", null, true, DEFAULT_POLICY, { mode: "portal", reason: "cert_unverified" }],
+    ["cert_invalid", "handshake", null, false, DEFAULT_POLICY, null],
+    [
+      "tls_unavailable",
+      "refused",
+      null,
       false,
       forbid,
       { fail: "portal_forbidden", mode: "portal", reason: "tls_unavailable" },
     ],
-    ["cert_invalid", true, forbid, { fail: "portal_forbidden", mode: "portal", reason: "cert_unverified" }],
-    ["timeout", false, DEFAULT_POLICY, null],
-    ["connection_failed", false, forbid, null],
-    ["rejected_temporary", true, DEFAULT_POLICY, null],
-    ["rejected_permanent", false, DEFAULT_POLICY, null],
-    ["dns_failed", false, DEFAULT_POLICY, null],
+    [
+      "cert_invalid",
+      "handshake",
+      null,
+      true,
+      forbid,
+      { fail: "portal_forbidden", mode: "portal", reason: "cert_unverified" },
+    ],
+    ["timeout", "handshake", "tls_unavailable", false, DEFAULT_POLICY, null],
+    ["connection_failed", "handshake", null, false, forbid, null],
+    ["rejected_temporary", "refused", null, true, DEFAULT_POLICY, null],
+    ["rejected_permanent", "refused", null, false, DEFAULT_POLICY, null],
+    ["dns_failed", "handshake", null, false, DEFAULT_POLICY, null],
   ];
-  for (const [reason, verified, policy, want] of cases)
-    test(`${reason}${verified ? " (verified certs required)" : ""}, portal ${policy.portal}`, () => {
-      const next = afterTlsFailure(reason, verified, policy);
+  for (const [reason, how, previous, verified, policy, want] of cases)
+    test(`${reason} (${how}, previous ${previous})${verified ? " (verified certs required)" : ""}, portal ${policy.portal}`, () => {
+      const reply =
+        how === "refused" ? refusal : how === "busy" ? { ...refusal, code: 454, enhanced: "4.7.0" } : null;
+      const outcome = { reason, reply };
+      const next = afterTlsFailure(outcome, previous, verified, policy);
       assert.deepEqual(next === null ? null : { ...next }, want);
     });
 });
