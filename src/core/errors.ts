@@ -139,6 +139,21 @@ export const ERRORS = {
     title: "The certificate or public key cannot be used for this address.",
     smtp: [554, "5.7.0"],
   },
+  template_invalid: {
+    status: 422,
+    title: "The template cannot be saved as it is.",
+    smtp: [554, "5.6.0"],
+  },
+  template_variable_missing: {
+    status: 422,
+    title: "The template uses a variable the data does not give.",
+    smtp: [554, "5.6.0"],
+  },
+  webhook_url_refused: {
+    status: 422,
+    title: "The webhook URL is not allowed (HTTPS to a public address only).",
+    smtp: [554, "5.7.0"],
+  },
   not_found: { status: 404, title: "The resource does not exist.", smtp: [550, "5.1.0"] },
   content_purged: {
     status: 410,

@@ -34,6 +34,8 @@ export interface ValidatedMessage {
   sendAt: number | null;
   /** Set by the submit step "phi" (ADR 0010 §2): what was found, as counts; null: nothing. */
   phi?: PhiSummary | null;
+  /** Set by the submit step "template" (ADR 0011 §1): the template version rendered. */
+  template?: { readonly id: string; readonly version: number } | null;
 }
 
 /** What is sealed in `messages.content` (attachments are sealed separately). */

@@ -115,6 +115,8 @@ export async function buildRows(
       encryption: msg.encryption,
       allow_non_tls: msg.allowNonTls ? 1 : 0,
       phi: msg.phi == null ? null : JSON.stringify(msg.phi),
+      template_id: msg.template?.id ?? null,
+      template_version: msg.template?.version ?? null,
       tags: JSON.stringify(msg.tags),
       recipient_count: msg.recipients.length,
       attachment_count: msg.attachments.length,

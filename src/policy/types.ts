@@ -21,6 +21,8 @@ export interface OrgPolicy {
   readonly notice_from_name: string;
   readonly notice_subject: string;
   readonly notice_text: string;
+  /** Opens tracking (ADR 0011 §6): a pixel in messages without PHI; off by default. */
+  readonly track_opens: boolean;
 }
 
 export const DEFAULT_POLICY: OrgPolicy = Object.freeze({
@@ -37,4 +39,5 @@ export const DEFAULT_POLICY: OrgPolicy = Object.freeze({
   notice_text:
     "You have received a secure message. To read it, open the link below and confirm your " +
     "email address with a one-time code that we will send you.",
+  track_opens: false,
 });

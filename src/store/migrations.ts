@@ -482,6 +482,96 @@ function encryptionPortal(dialect: Dialect): Migration {
   };
 }
 
+/** Templates, webhooks and their outbox, event columns for stats (ADR 0011). */
+function templatesWebhooks(dialect: Dialect): Migration {
+  const bin = blob(dialect);
+  return {
+    async up(db: AnyDb) {
+      await db.schema
+        .createTable("templates")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("org_id", "text", (c) => c.notNull().references("orgs.id"))
+        .addColumn("name", "text", (c) => c.notNull())
+        .addColumn("current_version", "integer", (c) => c.notNull())
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .addColumn("updated_at", "bigint", (c) => c.notNull())
+        .addColumn("deleted_at", "bigint")
+        .execute();
+      await db.schema
+        .createIndex("templates_org_name")
+        .on("templates")
+        .columns(["org_id", "name"])
+        .unique()
+        .where(sql.ref("deleted_at"), "is", null)
+        .execute();
+      await db.schema
+        .createTable("template_versions")
+        .addColumn("template_id", "text", (c) => c.notNull())
+        .addColumn("version", "integer", (c) => c.notNull())
+        .addColumn("org_id", "text", (c) => c.notNull().references("orgs.id"))
+        .addColumn("content", bin, (c) => c.notNull())
+        .addColumn("phi_fields", "text", (c) => c.notNull())
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .addColumn("created_by", "text", (c) => c.notNull())
+        .addPrimaryKeyConstraint("template_versions_pk", ["template_id", "version"])
+        .execute();
+      await db.schema.alterTable("messages").addColumn("template_id", "text").execute();
+      await db.schema.alterTable("messages").addColumn("template_version", "integer").execute();
+      await db.schema.alterTable("events").addColumn("encryption", "text").execute();
+      await db.schema.alterTable("events").addColumn("tls_version", "text").execute();
+      await db.schema
+        .createIndex("events_org_created")
+        .on("events")
+        .columns(["org_id", "created_at", "id"])
+        .execute();
+      await db.schema
+        .createTable("webhooks")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("org_id", "text", (c) => c.notNull().references("orgs.id"))
+        .addColumn("url", "text", (c) => c.notNull())
+        .addColumn("event_types", "text", (c) => c.notNull())
+        .addColumn("enabled", "integer", (c) => c.notNull())
+        .addColumn("secret", bin, (c) => c.notNull())
+        .addColumn("prev_secret", bin)
+        .addColumn("prev_secret_expires_at", "bigint")
+        .addColumn("failing_since", "bigint")
+        .addColumn("disabled_at", "bigint")
+        .addColumn("disabled_reason", "text")
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .addColumn("updated_at", "bigint", (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex("webhooks_org").on("webhooks").columns(["org_id", "id"]).execute();
+      await db.schema
+        .createTable("webhook_deliveries")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("org_id", "text", (c) => c.notNull().references("orgs.id"))
+        .addColumn("webhook_id", "text", (c) => c.notNull())
+        .addColumn("event_id", "text")
+        .addColumn("event_type", "text", (c) => c.notNull())
+        .addColumn("status", "text", (c) => c.notNull())
+        .addColumn("attempts", "integer", (c) => c.notNull())
+        .addColumn("due_at", "bigint")
+        .addColumn("lease_owner", "text")
+        .addColumn("last_status", "integer")
+        .addColumn("last_error", "text")
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .addColumn("updated_at", "bigint", (c) => c.notNull())
+        .addColumn("delivered_at", "bigint")
+        .execute();
+      await db.schema
+        .createIndex("webhook_deliveries_due")
+        .on("webhook_deliveries")
+        .columns(["status", "due_at"])
+        .execute();
+      await db.schema
+        .createIndex("webhook_deliveries_log")
+        .on("webhook_deliveries")
+        .columns(["webhook_id", "created_at"])
+        .execute();
+    },
+  };
+}
+
 function migrations(dialect: Dialect): Record<string, Migration> {
   return {
     "0001_initial": initial(dialect),
@@ -492,6 +582,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     "0006_access_control": accessControl(dialect),
     "0007_audit_retention": auditRetention,
     "0008_encryption_portal": encryptionPortal(dialect),
+    "0009_templates_webhooks": templatesWebhooks(dialect),
   };
 }
 

@@ -182,6 +182,9 @@ export interface MessagesTable {
   content_purged_at: number | null;
   /** JSON summary of PHI findings (ADR 0010 §2): counts by category and field, no values; null: none found. */
   phi: string | null;
+  /** The template and version the message was rendered from (ADR 0011 §1); null: none. */
+  template_id: string | null;
+  template_version: number | null;
 }
 
 /**
@@ -240,6 +243,69 @@ export interface DeliveriesTable {
   encryption: string | null;
 }
 
+/** A stored template (ADR 0011 §1); its versions are in template_versions. */
+export interface TemplatesTable {
+  id: string;
+  org_id: string;
+  name: string;
+  current_version: number;
+  created_at: number;
+  updated_at: number;
+  deleted_at: number | null;
+}
+
+/** One immutable version of a template. */
+export interface TemplateVersionsTable {
+  template_id: string;
+  version: number;
+  org_id: string;
+  /** JSON `{subject, text, html}`, sealed with the org key (AAD `tpl:<id>:<version>`). */
+  content: Uint8Array;
+  /** JSON list of the data field names marked PHI. */
+  phi_fields: string;
+  created_at: number;
+  created_by: string;
+}
+
+/** A webhook endpoint (ADR 0011 §3). Secrets are sealed with the org key. */
+export interface WebhooksTable {
+  id: string;
+  org_id: string;
+  url: string;
+  /** JSON list of event types; empty: all. */
+  event_types: string;
+  enabled: number;
+  secret: Uint8Array;
+  prev_secret: Uint8Array | null;
+  prev_secret_expires_at: number | null;
+  failing_since: number | null;
+  disabled_at: number | null;
+  disabled_reason: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** One event (or test) to one endpoint: the outbox row and its delivery log entry. */
+export interface WebhookDeliveriesTable {
+  /** Also the `webhook-id` header: stable across retries. */
+  id: string;
+  org_id: string;
+  webhook_id: string;
+  /** Null for a test send. */
+  event_id: string | null;
+  event_type: string;
+  status: "pending" | "succeeded" | "failed";
+  attempts: number;
+  due_at: number | null;
+  lease_owner: string | null;
+  last_status: number | null;
+  /** A code: timeout, connection_failed, http_<status>, ssrf_refused. */
+  last_error: string | null;
+  created_at: number;
+  updated_at: number;
+  delivered_at: number | null;
+}
+
 /** An S/MIME certificate or OpenPGP public key for one address (ADR 0010 §3). */
 export interface RecipientKeysTable {
   id: string;
@@ -287,6 +353,9 @@ export interface EventsTable {
   type: string;
   created_at: number;
   details: string;
+  /** Delivery events: the protection used (ADR 0010 §4) and the TLS version, for stats (ADR 0011 §4). */
+  encryption?: string | null;
+  tls_version?: string | null;
 }
 
 export interface SandboxTable {
@@ -373,4 +442,8 @@ export interface Database {
   sandbox_messages: SandboxTable;
   recipient_keys: RecipientKeysTable;
   portal_links: PortalLinksTable;
+  templates: TemplatesTable;
+  template_versions: TemplateVersionsTable;
+  webhooks: WebhooksTable;
+  webhook_deliveries: WebhookDeliveriesTable;
 }
