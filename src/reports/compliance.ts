@@ -27,7 +27,6 @@ const STATUSES: readonly DeliveryStatus[] = [
 ];
 
 export const NOTES = {
-  portal: "Portal delivery arrives with issue 8; until then no message falls back to the portal.",
   allowedDomains:
     "Not applicable: sealpost has no per-org allowed-recipient-domain policy yet, so no recipient is outside one.",
 } as const;
@@ -119,7 +118,6 @@ export async function complianceReport(
     generated_at: new Date(now).toISOString(),
     ...counts,
     ...evidence.sections(),
-    portal_fallbacks: notAvailable(NOTES.portal),
     phi_detections: phi,
     policy_violations: audit.policy_violations,
     unusual_volume: unusualVolume(period, org.created_at, new Map(daily.map((d) => [d.day, d.n]))),

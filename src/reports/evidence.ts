@@ -8,6 +8,13 @@ export const EVIDENCE_PAGE = 500;
 
 const TOKEN = /^[A-Za-z0-9][A-Za-z0-9_.:+-]{0,63}$/;
 
+/** Why the worker sent a recipient to the portal instead of TLS (worker/protect.ts). */
+const FALLBACK_REASONS: ReadonlySet<string> = new Set([
+  "tls_unavailable",
+  "mta_sts_failed",
+  "cert_unverified",
+]);
+
 /** A value as a count key: itself when it is a plain token (a code, a cipher name), else `other`. */
 export function token(value: unknown): string {
   return typeof value === "string" && TOKEN.test(value) ? value : "other";
@@ -45,16 +52,33 @@ export class EvidenceTally {
   readonly mtaModes = { enforce: 0, testing: 0, none: 0, no_policy: 0, not_applied: 0 };
   mxMismatches = 0;
   policyUnavailable = 0;
+  /** The protection each recipient got or was to get (ADR 0010 §4), by mode. */
+  readonly protection = new Tally();
+  portalFallbacks = 0;
+  readonly fallbackReasons = new Tally();
 
   add(status: DeliveryStatus, raw: string | null): void {
     const e = parseObject(raw);
     if (e === null) return;
+    this.#protection(e);
     if (e.sandbox === true) {
       if (status === "delivered") this.deliveredToSandbox++;
       return;
     }
     if ("mx_host" in e || "mta_sts" in e) this.#attempt(e);
     if (status === "delivered" && "mx_host" in e) this.#delivered(e);
+  }
+
+  /** `encryption: {mode, reason}`; a portal chosen because TLS could not be had is a fallback. */
+  #protection(e: Record<string, unknown>): void {
+    const p = e.encryption;
+    if (typeof p !== "object" || p === null) return;
+    const { mode, reason } = p as Record<string, unknown>;
+    this.protection.add(token(mode));
+    if (mode === "portal" && typeof reason === "string" && FALLBACK_REASONS.has(reason)) {
+      this.portalFallbacks++;
+      this.fallbackReasons.add(reason);
+    }
   }
 
   #attempt(e: Record<string, unknown>): void {
@@ -88,8 +112,14 @@ export class EvidenceTally {
     }
   }
 
-  sections(): Pick<ComplianceReport, "tls" | "certificates" | "mta_sts"> {
+  sections(): Pick<ComplianceReport, "tls" | "certificates" | "mta_sts" | "protection" | "portal_fallbacks"> {
     return {
+      protection: { by_mode: this.protection.toObject() },
+      portal_fallbacks: {
+        available: true,
+        count: this.portalFallbacks,
+        by_reason: this.fallbackReasons.toObject(),
+      },
       tls: {
         delivered_over_smtp: this.deliveredOverSmtp,
         delivered_to_sandbox: this.deliveredToSandbox,

@@ -89,7 +89,15 @@ export interface ComplianceReport {
     readonly mx_mismatches: number;
     readonly policy_unavailable: number;
   };
-  readonly portal_fallbacks: NotAvailable;
+  /** What each recipient got (ADR 0010 §4), from its latest evidence: smime, pgp, tls, portal, none. */
+  readonly protection: { readonly by_mode: Counts };
+  /** Recipients sent to the portal because TLS could not be had (not those who asked for it). */
+  readonly portal_fallbacks: {
+    readonly available: true;
+    readonly count: number;
+    /** tls_unavailable, mta_sts_failed, cert_unverified. */
+    readonly by_reason: Counts;
+  };
   /** PHI found at submit time (ADR 0010 §2): counts only, never a value. */
   readonly phi_detections: {
     readonly available: true;

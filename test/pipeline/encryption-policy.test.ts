@@ -259,6 +259,18 @@ describe("encryption policy end to end", { skip }, () => {
       assert.ok(!text.includes(secret), "nothing of the original message");
     if (requireTool(undefined, "dkimverify"))
       assert.match(await dkimverify(raw, dns.address), /signature ok/);
+    // The compliance report counts it as a portal fallback.
+    const since = new Date(Date.now() - 3_600_000).toISOString();
+    const until = new Date(Date.now() + 60_000).toISOString();
+    const report = (
+      await app.app.api.inject({
+        url: `/v1/reports/compliance?from=${since}&to=${until}`,
+        headers: auth(app.adminKey),
+      })
+    ).json();
+    assert.ok(report.portal_fallbacks.count >= 1, JSON.stringify(report.portal_fallbacks));
+    assert.ok(report.portal_fallbacks.by_reason.tls_unavailable >= 1);
+    assert.ok(report.protection.by_mode.portal >= 1);
   });
 
   test("TLS 1.0/1.1 only + auto: retried once, then a portal notice over the old TLS", async () => {

@@ -289,11 +289,13 @@ test("the compliance report of a seeded period matches counts computed from the 
     },
   });
 
-  for (const section of ["portal_fallbacks", "recipients_outside_allowed_domains"]) {
-    assert.equal(r[section].available, false);
-    assert.equal(r[section].count, 0);
-    assert.equal(typeof r[section].note, "string");
-  }
+  assert.equal(r.recipients_outside_allowed_domains.available, false);
+  assert.equal(r.recipients_outside_allowed_domains.count, 0);
+  assert.equal(typeof r.recipients_outside_allowed_domains.note, "string");
+  // The seed's real deliveries went over TLS; none fell back to the portal
+  // (test/pipeline/encryption-policy.test.ts counts real fallbacks).
+  assert.deepEqual(r.portal_fallbacks, { available: true, count: 0, by_reason: {} });
+  assert.deepEqual(Object.keys(r.protection.by_mode), ["tls"]);
   // The fixture's messages carry no PHI summary (test/policy/phi-step.test.ts counts some).
   assert.equal(r.phi_detections.available, true);
   assert.equal(r.phi_detections.count, 0);
@@ -320,7 +322,13 @@ test("the compliance report of a seeded period matches counts computed from the 
 
   // Read two messages a page (M11 and M12 share an instant), the evidence counts are the same.
   const paged = await tallyEvidence(systemScope(app.db, orgId, "admin"), { from: FROM, to: TO }, 2);
-  assert.deepEqual(paged.sections(), { tls: r.tls, certificates: r.certificates, mta_sts: r.mta_sts });
+  assert.deepEqual(paged.sections(), {
+    tls: r.tls,
+    certificates: r.certificates,
+    mta_sts: r.mta_sts,
+    protection: r.protection,
+    portal_fallbacks: r.portal_fallbacks,
+  });
 
   // Counts, codes and ids only: no address, no subject.
   assert.doesNotMatch(res.body, /@|Canary/);
@@ -353,7 +361,7 @@ test("the compliance report of a seeded period matches counts computed from the 
     "retention,legal_holds.active_at_end,5",
     "unusual_volume,unusual_days.2026-03-31.messages,7",
     "unusual_volume,status,evaluated",
-    "portal_fallbacks,available,false",
+    "portal_fallbacks,available,true",
   ])
     assert.ok(rows.has(row), `CSV has ${row}`);
   for (const line of lines.slice(1)) assert.match(line, /^[a-z_]+,[^,]+,("[^"]*"|[^,"]*)$/, line);
