@@ -34,7 +34,10 @@ import { type Db, openDb } from "./store/db.ts";
 import { GroupCommitter } from "./store/group-commit.ts";
 import { insertSubmissions, type SubmissionRows } from "./store/messages.ts";
 import { migrate } from "./store/migrations.ts";
+import { TemplateCache } from "./templates/engine.ts";
 import type { TlsCheckDeps } from "./tools/tls-check.ts";
+import { WebhookOutbox } from "./webhooks/outbox.ts";
+import { urlPolicyOf } from "./webhooks/ssrf.ts";
 import { createDeliveryWorker } from "./worker/compose.ts";
 import type { Deliverer } from "./worker/steps.ts";
 import { startWorkerThread, type WorkerThread } from "./worker/thread-host.ts";
@@ -63,6 +66,8 @@ export interface SealpostOptions {
   workerThread?: { env: Readonly<Record<string, string | undefined>> };
   /** The worker thread died: this node no longer delivers (the start command exits). */
   onWorkerFatal?: (err: unknown) => void;
+  /** Delays between webhook attempts (tests shorten them; ADR 0011 §3). */
+  webhookSchedule?: readonly number[];
 }
 
 export interface Sealpost {
@@ -205,6 +210,8 @@ export async function createSealpost(config: Config, opts: SealpostOptions = {})
   // Org policies for submit and delivery; wall time, not the (possibly fixed) app clock:
   // the cache's 5 s are real seconds.
   const policies = new PolicyCache({ db });
+  // Every event writer of this process inserts its events' webhook rows from this outbox.
+  const webhookOutbox = new WebhookOutbox({ db, clock });
   // The worker role: on this event loop, or (workerThread) on a thread of its own,
   // started by startWorker().
   const inline = opts.workerThread
@@ -224,11 +231,13 @@ export async function createSealpost(config: Config, opts: SealpostOptions = {})
         ...(opts.deliverer === undefined ? {} : { deliverer: opts.deliverer }),
         ...(opts.leaseMs === undefined ? {} : { leaseMs: opts.leaseMs }),
         ...(opts.pollMs === undefined ? {} : { pollMs: opts.pollMs }),
+        webhooks: webhookOutbox,
+        ...(opts.webhookSchedule === undefined ? {} : { webhookSchedule: opts.webhookSchedule }),
       });
   let threads: WorkerThread[] = [];
   const metrics = createMetrics(db, clock);
   const committer = new GroupCommitter<SubmissionRows>(async (items) => {
-    await insertSubmissions(db, items);
+    await insertSubmissions(db, items, await webhookOutbox.rowsFor(items.flatMap((i) => i.events)));
     for (const i of items) metrics.accepted.inc({ mode: i.message.mode });
   });
   const submit: SubmitDeps = {
@@ -241,6 +250,7 @@ export async function createSealpost(config: Config, opts: SealpostOptions = {})
     senderVerified: senderDomainVerified,
     audit,
     policies,
+    templates: new TemplateCache(),
     notify: () => {
       inline?.worker.notify();
       for (const t of threads) t.notify();
@@ -266,6 +276,10 @@ export async function createSealpost(config: Config, opts: SealpostOptions = {})
     issuer,
     trustProxy: trustProxyOption(config.trustedProxies),
     audit,
+    webhooks: {
+      outbox: webhookOutbox,
+      policy: urlPolicyOf(config),
+    },
   });
   let smtp: SubmissionServers | null = null;
   return {
@@ -310,6 +324,7 @@ export async function createSealpost(config: Config, opts: SealpostOptions = {})
         maxClients: config.smtpMaxClients,
         idleTimeoutMs: config.smtpTimeoutSeconds * 1000,
         audit,
+        webhooks: webhookOutbox,
       });
       const ports = await smtp.listen({
         smtp: config.smtpPort,

@@ -9,6 +9,7 @@ import type { DomainDeps } from "../domains/service.ts";
 import type { Logger } from "../logging/logger.ts";
 import type { Db } from "../store/db.ts";
 import type { TlsCheckDeps } from "../tools/tls-check.ts";
+import type { WebhookApi } from "../webhooks/service.ts";
 import type { AuthnDeps } from "./authn-hook.ts";
 
 /** Everything a route may use, built once in main.ts and passed to every register function. */
@@ -40,4 +41,9 @@ export interface ApiDeps {
   trustProxy: false | ((address: string, hop: number) => boolean);
   /** The audit trail (ADR 0009): the onResponse hook and audited changes record through it. */
   audit: AuditLog;
+  /**
+   * The webhook outbox (every event writer inserts its events' webhook rows with them) and
+   * which webhook URLs are allowed (ADR 0011 §3).
+   */
+  webhooks: WebhookApi;
 }

@@ -11,10 +11,12 @@ import { registerAdminRoutes } from "./routes/admin.ts";
 import { registerApiKeyRoutes } from "./routes/api-keys.ts";
 import { registerAuditRoutes } from "./routes/audit.ts";
 import { registerDomainRoutes } from "./routes/domains.ts";
+import { registerEventRoutes } from "./routes/events.ts";
 import { registerHealthRoutes } from "./routes/health.ts";
 import { registerLegalHoldRoutes } from "./routes/legal-holds.ts";
 import { registerMessageRoutes } from "./routes/messages.ts";
 import { registerOAuthRoutes } from "./routes/oauth.ts";
+import { registerOpenRoutes } from "./routes/opens.ts";
 import { registerPauboxRoutes } from "./routes/paubox.ts";
 import { registerPolicyRoutes } from "./routes/policy.ts";
 import { registerPortalRoutes } from "./routes/portal.ts";
@@ -23,9 +25,12 @@ import { registerRecipientKeyRoutes } from "./routes/recipient-keys.ts";
 import { registerReportRoutes } from "./routes/reports.ts";
 import { registerRetentionRoutes } from "./routes/retention.ts";
 import { registerSandboxRoutes } from "./routes/sandbox.ts";
+import { registerStatsRoutes } from "./routes/stats.ts";
 import { registerSuppressionRoutes } from "./routes/suppressions.ts";
+import { registerTemplateRoutes } from "./routes/templates.ts";
 import { registerHeaderToolRoutes } from "./routes/tools-headers.ts";
 import { registerTlsCheckRoutes } from "./routes/tools-tls.ts";
+import { registerWebhookRoutes } from "./routes/webhooks.ts";
 import { registerWellKnownRoutes } from "./routes/well-known.ts";
 
 /**
@@ -123,5 +128,10 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   registerPauboxRoutes(app, deps);
   registerPortalRoutes(app, deps);
   registerPortalRevokeRoutes(app, deps);
+  registerTemplateRoutes(app, deps);
+  registerWebhookRoutes(app, deps);
+  registerOpenRoutes(app, deps);
+  registerEventRoutes(app, deps);
+  registerStatsRoutes(app, deps);
   return app;
 }

@@ -78,6 +78,8 @@ export function messageView(
     // allow_non_tls was asked for, allowed by the org policy, and the message had no PHI.
     allow_non_tls_honoured: m.allow_non_tls === 1,
     tags: JSON.parse(m.tags) as string[],
+    // The template version the message was rendered from (ADR 0011 §1); null: none.
+    template: m.template_id === null ? null : { id: m.template_id, version: m.template_version },
     recipient_count: m.recipient_count,
     attachment_count: m.attachment_count,
     size_bytes: m.size_bytes,

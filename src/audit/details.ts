@@ -84,6 +84,7 @@ export const DETAIL_NAMES: ReadonlySet<string> = new Set([
   "from",
   "to",
   "seq",
+  "version",
   "chain",
   "content_days",
   "metadata_days",

@@ -348,6 +348,14 @@ export const SETTINGS = {
     "SEALPOST_REQUIRE_VERIFIED_CERTS",
     "Require a certificate that verifies for the MX name on every delivery (otherwise only where MTA-STS enforces; TLS itself is always required).",
   ),
+  webhookAllowPrivate: bool(
+    "SEALPOST_WEBHOOK_ALLOW_PRIVATE",
+    "Allow webhook URLs whose host resolves to a private, loopback, link-local, CGNAT or unique-local address (an internal receiver); off, only public addresses are called (SSRF protection).",
+  ),
+  webhookAllowHttpLoopback: bool(
+    "SEALPOST_WEBHOOK_ALLOW_HTTP_LOOPBACK",
+    "Development and tests: allow webhook URLs to loopback addresses, over plain http too; off, webhooks are https to public addresses only.",
+  ),
   maxConnectionsPerDestination: int(
     "SEALPOST_MAX_CONNECTIONS_PER_DESTINATION",
     "SMTP sessions open at once to one destination (MX or relay address); sessions carry up to 100 messages each.",

@@ -21,7 +21,10 @@ export type IdPrefix =
   | "aud"
   | "hold"
   | "pl"
-  | "rk";
+  | "rk"
+  | "tpl"
+  | "whk"
+  | "whd";
 
 export type RandomSource = (size: number) => Buffer;
 

@@ -10,13 +10,18 @@ import type { ValidatedMessage } from "./message.ts";
  * each; PHI in the subject is refused (`phi_in_subject`) or redacted, by org policy; the
  * summary (counts only) goes to `messages.phi`; `allow_non_tls` is honoured only when the
  * policy allows it and the message has no finding and no attachment. Findings stay in this
- * function: no value reaches a log, an error or the audit trail.
+ * function: no value reaches a log, an error or the audit trail. `marked`: the values of a
+ * template's PHI-marked data fields (ADR 0011 §1), found wherever they appear.
  */
-export function applyPhiPolicy(policy: OrgPolicy, msg: ValidatedMessage): ValidatedMessage {
+export function applyPhiPolicy(
+  policy: OrgPolicy,
+  msg: ValidatedMessage,
+  marked: readonly string[] = [],
+): ValidatedMessage {
   const inputs: PhiInput[] = [{ field: "subject", text: msg.subject }];
   if (msg.text !== null) inputs.push({ field: "text", text: msg.text });
   if (msg.html !== null) inputs.push({ field: "html", text: htmlText(msg.html) });
-  const findings = detectPhi(inputs);
+  const findings = detectPhi(inputs, marked);
   const inSubject = findings.filter((f) => f.field === "subject");
   if (inSubject.length > 0 && policy.subject_phi === "reject")
     throw new SealpostError("phi_in_subject", { field: "subject" });

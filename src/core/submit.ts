@@ -7,6 +7,8 @@ import type { Db } from "../store/db.ts";
 import type { GroupCommitter } from "../store/group-commit.ts";
 import type { SubmissionRows } from "../store/messages.ts";
 import { type OrgScope, scopeOf } from "../store/scope.ts";
+import type { TemplateCache } from "../templates/engine.ts";
+import { applyTemplate } from "../templates/render-step.ts";
 import type { Clock } from "./clock.ts";
 import { isSealpostError, SealpostError } from "./errors.ts";
 import {
@@ -23,13 +25,13 @@ import type { Limits, StoredContent, ValidatedMessage } from "./message.ts";
 import { applyPhiPolicy } from "./phi-step.ts";
 import { type Principal, senderPermitted } from "./principal.ts";
 import { acceptedResult, buildRows, contentAad } from "./submit-rows.ts";
-import { validateMessage } from "./validate.ts";
+import { validateRequest } from "./validate.ts";
 
 export { contentAad, recipientAad } from "./submit-rows.ts";
 
 /**
  * The one submit path. Every entry point (REST, SMTP submission, the Paubox-compatible
- * API) translates its input and calls submitMessage: validate → policy → phi → encrypt at
+ * API) translates its input and calls submitMessage: validate → policy → template → phi → encrypt at
  * rest → enqueue (durable group commit) → answer. Nothing is acknowledged before the commit.
  */
 export interface SubmitDeps {
@@ -47,6 +49,8 @@ export interface SubmitDeps {
   audit: AuditLog;
   /** The org policies (ADR 0010 §1), read once per request for the step "phi". */
   policies: PolicyCache;
+  /** Compiled template versions for the step "template" (ADR 0011 §1). */
+  templates: TemplateCache;
 }
 
 /** The submit-time events of committed messages, buffered: the answer does not wait for them. */
@@ -104,9 +108,10 @@ export async function submitMessage(
     const replay = await replayMessage(deps, principal, idem);
     if (replay !== null) return replay;
   }
-  const valid = validateMessage(input, deps.limits, deps.clock.now());
+  const { message: valid, template } = validateRequest(input, deps.limits, deps.clock.now());
   await checkPolicy(deps, principal, valid);
-  const msg = applyPhiPolicy(await deps.policies.get(principal.orgId), valid);
+  const rendered = await applyTemplate(deps, scopeOf(deps.db, principal), valid, template);
+  const msg = applyPhiPolicy(await deps.policies.get(principal.orgId), rendered.message, rendered.marked);
   const rows = await buildRows(deps, principal, msg, idem);
   try {
     await deps.committer.submit(rows);
@@ -185,10 +190,11 @@ export async function submitBatch(
   let policy: OrgPolicy | null = null;
   for (const item of list) {
     try {
-      const valid = validateMessage(item, deps.limits, now);
+      const { message: valid, template } = validateRequest(item, deps.limits, now);
       await checkPolicy(deps, principal, valid, verifiedOnce);
+      const rendered = await applyTemplate(deps, scopeOf(deps.db, principal), valid, template);
       policy ??= await deps.policies.get(principal.orgId);
-      const msg = applyPhiPolicy(policy, valid);
+      const msg = applyPhiPolicy(policy, rendered.message, rendered.marked);
       outcomes.push({ rows: await buildRows(deps, principal, msg, null), msg });
     } catch (err) {
       // A coded error belongs to this item; anything else (a bug, the store) fails the request.

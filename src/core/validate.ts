@@ -36,7 +36,8 @@ export const MESSAGE_FIELDS = [
   "send_at",
 ] as const;
 const KNOWN = new Set<string>(MESSAGE_FIELDS);
-const LATER = new Set(["template"]);
+/** Known fields that are not available yet (answered `not_supported`). */
+const LATER = new Set<string>();
 const MODES: readonly EncryptionMode[] = ["auto", "tls", "portal", "smime", "pgp"];
 const AVAILABLE_MODES: readonly EncryptionMode[] = ["auto", "tls", "portal", "smime", "pgp"];
 const RESERVED_HEADERS = new Set([
@@ -300,8 +301,88 @@ function sendAt(v: unknown, now: number, issues: Issues): number | null {
   return at > now ? at : null;
 }
 
+/** `template: {id, version?, data}` (ADR 0011 §1): which stored template to render, with what. */
+export interface TemplateRef {
+  readonly id: string;
+  /** null: the template's current version. */
+  readonly version: number | null;
+  readonly data: Record<string, unknown>;
+}
+
+const TEMPLATE_ID = /^tpl_[0-9a-hjkmnp-tv-z]{26}$/;
+/** Bounds of `template.data`: nesting depth, values in all, characters of strings in all. */
+export const TEMPLATE_DATA_LIMITS = { depth: 16, values: 5_000, chars: 1_000_000 } as const;
+
+/** Whether `v` is JSON data within the bounds: strings, finite numbers, booleans, null, objects, lists. */
+export function isTemplateData(v: unknown): v is Record<string, unknown> {
+  let values = 0;
+  let chars = 0;
+  const text = (t: string): boolean => {
+    chars += t.length;
+    return chars <= TEMPLATE_DATA_LIMITS.chars;
+  };
+  const ok = (x: unknown, depth: number): boolean => {
+    values++;
+    if (values > TEMPLATE_DATA_LIMITS.values || depth > TEMPLATE_DATA_LIMITS.depth) return false;
+    if (x === null || typeof x === "boolean") return true;
+    if (typeof x === "number") return Number.isFinite(x);
+    if (typeof x === "string") return text(x);
+    if (Array.isArray(x)) return x.every((i) => ok(i, depth + 1));
+    if (!isRecord(x) || Object.getPrototypeOf(x) !== Object.prototype) return false;
+    return Object.entries(x).every(([k, i]) => text(k) && ok(i, depth + 1));
+  };
+  return isRecord(v) && ok(v, 0);
+}
+
+function templateRef(v: unknown, issues: Issues): TemplateRef | null {
+  if (!isRecord(v)) {
+    issues.add("template", "invalid_type", "must be an object with id, data and optionally version");
+    return null;
+  }
+  for (const k of Object.keys(v))
+    if (!["id", "version", "data"].includes(k))
+      issues.add(`template.${SAFE_KEY.test(k) ? k : "?"}`, "unknown_field", "is not a known template field");
+  let ok = true;
+  if (typeof v.id !== "string" || !TEMPLATE_ID.test(v.id)) {
+    issues.add("template.id", "invalid_value", "must be a template id (tpl_…)");
+    ok = false;
+  }
+  const version = v.version ?? null;
+  if (
+    version !== null &&
+    (typeof version !== "number" || !Number.isInteger(version) || version < 1 || version > 2 ** 31)
+  ) {
+    issues.add("template.version", "invalid_value", "must be a version number (1, 2, …)");
+    ok = false;
+  }
+  const data = v.data ?? {};
+  if (!isTemplateData(data)) {
+    issues.add(
+      "template.data",
+      "invalid_value",
+      `must be an object of strings, numbers, booleans, null, objects and lists (at most ${TEMPLATE_DATA_LIMITS.depth} deep, ${TEMPLATE_DATA_LIMITS.values} values)`,
+    );
+    ok = false;
+  }
+  return ok
+    ? { id: v.id as string, version: version as number | null, data: data as Record<string, unknown> }
+    : null;
+}
+
 /** `now` (epoch ms, from the injected clock) is what `send_at` is checked against. */
 export function validateMessage(input: unknown, limits: Limits, now: number): ValidatedMessage {
+  return validateRequest(input, limits, now).message;
+}
+
+/**
+ * The message and, when it names one instead of subject/text/html, its template (exactly
+ * one of the two forms); the submit step "template" renders it (src/templates/render-step.ts).
+ */
+export function validateRequest(
+  input: unknown,
+  limits: Limits,
+  now: number,
+): { message: ValidatedMessage; template: TemplateRef | null } {
   const issues = new Issues();
   if (!isRecord(input))
     throw new SealpostError("invalid_type", { detail: "The body must be a JSON object." });
@@ -328,7 +409,11 @@ export function validateMessage(input: unknown, limits: Limits, now: number): Va
       `at most ${limits.maxRecipients} recipients across to, cc and bcc`,
     );
   const replyTo = input.reply_to === undefined ? [] : addresses(input.reply_to, "reply_to", issues);
-  if (input.subject === undefined) issues.add("subject", "missing_field", "is required");
+  const templated = input.template !== undefined;
+  const template = templated ? templateRef(input.template, issues) : null;
+  if (templated && (input.subject !== undefined || input.text !== undefined || input.html !== undefined))
+    issues.add("template", "invalid_value", "give either template or subject/text/html, not both");
+  if (input.subject === undefined && !templated) issues.add("subject", "missing_field", "is required");
   const subject =
     input.subject === undefined
       ? ""
@@ -336,7 +421,7 @@ export function validateMessage(input: unknown, limits: Limits, now: number): Va
   const maxBody = limits.maxTotalBytes;
   const textBody = input.text === undefined ? null : text(input.text, "text", issues, { max: maxBody });
   const html = input.html === undefined ? null : text(input.html, "html", issues, { max: maxBody });
-  if (input.text === undefined && input.html === undefined)
+  if (input.text === undefined && input.html === undefined && !templated)
     issues.add("text", "missing_field", "text or html is required");
   const files = attachments(input.attachments, issues, limits);
   const total =
@@ -379,5 +464,5 @@ export function validateMessage(input: unknown, limits: Limits, now: number): Va
       issues: issues.list,
       detail: issues.list.length === 1 ? `${first.field} ${first.detail}` : undefined,
     });
-  return result;
+  return { message: result, template };
 }

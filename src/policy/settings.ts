@@ -21,7 +21,7 @@ const ENUMS = {
   force_mode: ["tls", "portal", "smime", "pgp", null],
   portal: ["allow", "forbid"],
 } as const;
-const BOOLEANS = ["require_verified_certs", "allow_non_tls"] as const;
+const BOOLEANS = ["require_verified_certs", "allow_non_tls", "track_opens"] as const;
 const RANGES = {
   portal_link_days: [1, 90],
   portal_code_attempts: [1, 20],

@@ -37,14 +37,14 @@ export function anonymous(actor: PortalActor): AuditActor {
 
 /** The event row and the audit entry; `durable`: the audit entry is committed before this resolves. */
 export async function recordPortal(
-  deps: Pick<PortalDeps, "db" | "clock" | "audit">,
+  deps: Pick<PortalDeps, "db" | "clock" | "audit" | "webhookOutbox">,
   link: Link,
   type: PortalEvent,
   actor: AuditActor,
   extra: { details?: Record<string, string | number>; durable?: boolean } = {},
 ): Promise<void> {
   const now = deps.clock.now();
-  await insertPortalEvents(systemScope(deps.db, link.org_id, "worker"), [
+  const events = [
     {
       id: newId("evt", now),
       org_id: link.org_id,
@@ -54,7 +54,9 @@ export async function recordPortal(
       created_at: now,
       details: JSON.stringify(extra.details ?? {}),
     },
-  ]);
+  ];
+  const webhooks = (await deps.webhookOutbox?.rowsFor(events)) ?? [];
+  await insertPortalEvents(systemScope(deps.db, link.org_id, "worker"), events, webhooks);
   const entry = {
     chain: link.org_id,
     ...actor,

@@ -12,7 +12,7 @@ import type { PortalDeps } from "./types.ts";
  * audit entry by the calling key. Revoking again revokes nothing more.
  */
 export async function revokeMessage(
-  deps: Pick<PortalDeps, "db" | "clock" | "audit">,
+  deps: Pick<PortalDeps, "db" | "clock" | "audit" | "webhookOutbox">,
   scope: OrgScope,
   messageId: string,
   actor: AuditActor,

@@ -29,6 +29,8 @@ export interface PortalDeps {
   /** The one submit path: codes and replies are messages like any other. */
   readonly submit: import("../core/submit.ts").SubmitDeps;
   readonly audit: import("../audit/types.ts").AuditLog;
+  /** The webhook outbox: portal events' webhook rows are written with them (ADR 0011 §3). */
+  readonly webhookOutbox?: import("../webhooks/outbox.ts").WebhookOutbox;
 }
 
 /** The anonymous visitor of a portal page, as events and audit entries name them. */

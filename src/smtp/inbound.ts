@@ -12,6 +12,7 @@ import { findMessage } from "../store/messages.ts";
 import { findDeliveryForReport, recordReport } from "../store/queue.ts";
 import type { EventsTable } from "../store/schema.ts";
 import { systemScope } from "../store/scope.ts";
+import type { WebhookOutbox } from "../webhooks/outbox.ts";
 import { openRecipient } from "../worker/prepare.ts";
 import { deliveryStatusOf } from "./dsn.ts";
 import { sessionError } from "./replies.ts";
@@ -27,6 +28,8 @@ export interface InboundDeps {
   clock: Clock;
   logger: Logger;
   audit: AuditLog;
+  /** The webhook outbox: a report's event is written with its webhook rows (ADR 0011 §3). */
+  webhooks?: WebhookOutbox;
 }
 
 async function handleReport(
@@ -76,6 +79,7 @@ async function handleReport(
     now,
     event,
     suppression,
+    webhooks: (await deps.webhooks?.rowsFor([event])) ?? [],
   });
   deps.audit.record(deliveryEntry({ actorType: "system", actorId: "inbound" }, event));
   deps.logger.info({ deliveryId, outcome: failed ? "bounced" : action }, "dsn recorded");

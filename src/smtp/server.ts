@@ -13,6 +13,7 @@ import { type SubmitDeps, submitMessage } from "../core/submit.ts";
 import type { Logger } from "../logging/logger.ts";
 import type { Db } from "../store/db.ts";
 import { scopeOf } from "../store/scope.ts";
+import type { WebhookOutbox } from "../webhooks/outbox.ts";
 import {
   auditAccepted,
   auditAuth,
@@ -54,6 +55,8 @@ export interface SmtpDeps {
   idleTimeoutMs: number;
   /** The audit trail: sessions, AUTH results and messages (ADR 0009 §2). */
   audit: AuditLog;
+  /** The webhook outbox, for the events of DSNs (ADR 0011 §3). */
+  webhooks?: WebhookOutbox;
 }
 
 const MAX_AUTH_FAILURES = 3;
@@ -331,6 +334,7 @@ export function createSubmissionServers(deps: SmtpDeps): SubmissionServers {
         clock: deps.clock,
         logger: deps.logger,
         audit: deps.audit,
+        ...(deps.webhooks === undefined ? {} : { webhooks: deps.webhooks }),
       },
       {
         name: base.name,

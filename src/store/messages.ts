@@ -6,9 +6,11 @@ import type {
   DeliveryStatus,
   EventsTable,
   MessagesTable,
+  WebhookDeliveriesTable,
 } from "./schema.ts";
 import { insertOrg, type OrgScope, orgTransaction, selectOrg, updateOrg } from "./scope.ts";
 import { ROWS_PER_INSERT } from "./submissions.ts";
+import { insertOrgDeliveries } from "./webhooks.ts";
 
 /**
  * Reads (and the cancel) of an org's messages, their deliveries and events. Every query
@@ -111,12 +113,17 @@ export async function listMessages(scope: OrgScope, f: MessageFilter): Promise<M
   return q.orderBy("id", "desc").limit(f.limit).execute();
 }
 
-/** Cancels the deliveries of a message that have not started (queued, deferred, scheduled); returns their ids. */
+/**
+ * Cancels the deliveries of a message that have not started (queued, deferred, scheduled);
+ * returns their ids. `webhooks` builds the outbox rows of the events without a query
+ * (WebhookOutbox.planFor, read before): they are written in the same transaction.
+ */
 export async function cancelPending(
   scope: OrgScope,
   messageId: string,
   now: number,
   events: (deliveryId: string) => EventsTable,
+  webhooks: (events: readonly EventsTable[]) => WebhookDeliveriesTable[] = () => [],
 ): Promise<string[]> {
   return orgTransaction(scope, async (tx) => {
     const rows = await updateOrg(tx, "deliveries")
@@ -132,9 +139,9 @@ export async function cancelPending(
       .returning("id")
       .execute();
     const ids = rows.map((r) => r.id);
-    if (ids.length > 0)
-      for (const part of chunks(ids.map(events), ROWS_PER_INSERT))
-        await insertOrg(tx, "events", part).execute();
+    const made = ids.map(events);
+    for (const part of chunks(made, ROWS_PER_INSERT)) await insertOrg(tx, "events", part).execute();
+    await insertOrgDeliveries(tx, webhooks(made));
     return ids;
   });
 }

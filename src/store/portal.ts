@@ -1,7 +1,8 @@
 import { sql } from "kysely";
 import type { Db } from "./db.ts";
-import type { EventsTable, PortalLinksTable } from "./schema.ts";
-import { insertOrg, type OrgScope, selectOrg, updateOrg } from "./scope.ts";
+import type { EventsTable, PortalLinksTable, WebhookDeliveriesTable } from "./schema.ts";
+import { insertOrg, type OrgScope, orgTransaction, selectOrg, updateOrg } from "./scope.ts";
+import { insertOrgDeliveries } from "./webhooks.ts";
 
 /**
  * The portal links of ADR 0010 §6: one row per portal delivery. A link is found by the hash
@@ -119,6 +120,19 @@ export async function revokeLinks(
     .execute();
 }
 
-export async function insertPortalEvents(scope: OrgScope, events: readonly EventsTable[]): Promise<void> {
-  if (events.length > 0) await insertOrg(scope, "events", events).execute();
+/** Portal events and their webhook outbox rows (WebhookOutbox.rowsFor), in one transaction. */
+export async function insertPortalEvents(
+  scope: OrgScope,
+  events: readonly EventsTable[],
+  webhooks: readonly WebhookDeliveriesTable[] = [],
+): Promise<void> {
+  if (events.length === 0) return;
+  if (webhooks.length === 0) {
+    await insertOrg(scope, "events", events).execute();
+    return;
+  }
+  await orgTransaction(scope, async (tx) => {
+    await insertOrg(tx, "events", events).execute();
+    await insertOrgDeliveries(tx, webhooks);
+  });
 }

@@ -6,7 +6,9 @@ import type {
   EventsTable,
   SandboxTable,
   SuppressionsTable,
+  WebhookDeliveriesTable,
 } from "./schema.ts";
+import { insertOutbox } from "./webhooks.ts";
 
 /**
  * The delivery queue is the deliveries table itself: a row is owed work while `due_at`
@@ -92,8 +94,16 @@ export interface Committed {
   suppressions: SuppressionsTable[];
 }
 
-/** Records the results of attempts in one transaction. */
-export async function completeAttempts(db: Db, items: readonly Completion[]): Promise<Committed> {
+/**
+ * Records the results of attempts in one transaction, with the webhook outbox rows of the
+ * events recorded (`webhooks`: WebhookOutbox.rowsFor of all the items' events; the rows
+ * of a completion whose lease was lost are dropped with its events).
+ */
+export async function completeAttempts(
+  db: Db,
+  items: readonly Completion[],
+  webhooks: readonly WebhookDeliveriesTable[] = [],
+): Promise<Committed> {
   return db.kysely.transaction().execute(async (trx) => {
     const applied: Completion[] = [];
     const events: EventsTable[] = [];
@@ -125,6 +135,11 @@ export async function completeAttempts(db: Db, items: readonly Completion[]): Pr
       if (c.suppression !== null) suppressions.push(c.suppression);
     }
     for (const part of chunks(events, 400)) await trx.insertInto("events").values(part).execute();
+    const recorded = new Set(events.map((e) => e.id));
+    await insertOutbox(
+      trx,
+      webhooks.filter((w) => w.event_id !== null && recorded.has(w.event_id)),
+    );
     for (const part of chunks(sandbox, 100)) await trx.insertInto("sandbox_messages").values(part).execute();
     for (const row of suppressions) {
       const res = await trx
@@ -193,6 +208,8 @@ export async function recordReport(
     now: number;
     event: EventsTable;
     suppression: SuppressionsTable | null;
+    /** The event's webhook outbox rows (WebhookOutbox.rowsFor). */
+    webhooks?: readonly WebhookDeliveriesTable[];
   },
 ): Promise<void> {
   await db.kysely.transaction().execute(async (trx) => {
@@ -203,6 +220,7 @@ export async function recordReport(
         .where("id", "=", r.deliveryId)
         .execute();
     await trx.insertInto("events").values(r.event).execute();
+    await insertOutbox(trx, r.webhooks ?? []);
     if (r.suppression !== null)
       await trx
         .insertInto("suppressions")

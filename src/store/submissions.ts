@@ -6,7 +6,9 @@ import type {
   DeliveriesTable,
   EventsTable,
   MessagesTable,
+  WebhookDeliveriesTable,
 } from "./schema.ts";
+import { insertOutbox } from "./webhooks.ts";
 
 /**
  * The submit path's write. Cross-org on purpose (ADR 0008 allow-list): one group commit
@@ -25,8 +27,15 @@ export interface SubmissionRows {
 
 export const ROWS_PER_INSERT = 400;
 
-/** Writes a batch of submissions in one transaction (used through a GroupCommitter). */
-export async function insertSubmissions(db: Db, items: readonly SubmissionRows[]): Promise<void> {
+/**
+ * Writes a batch of submissions in one transaction (used through a GroupCommitter), with
+ * the webhook outbox rows of their events (WebhookOutbox.rowsFor, ADR 0011 §3).
+ */
+export async function insertSubmissions(
+  db: Db,
+  items: readonly SubmissionRows[],
+  webhooks: readonly WebhookDeliveriesTable[] = [],
+): Promise<void> {
   await db.kysely.transaction().execute(async (trx) => {
     for (const part of chunks(
       items.map((i) => i.message),
@@ -50,6 +59,7 @@ export async function insertSubmissions(db: Db, items: readonly SubmissionRows[]
       ROWS_PER_INSERT,
     ))
       await trx.insertInto("events").values(part).execute();
+    await insertOutbox(trx, webhooks);
     const batches = items.flatMap((i) => (i.batch === undefined ? [] : [i.batch]));
     if (batches.length > 0) await trx.insertInto("batches").values(batches).execute();
   });

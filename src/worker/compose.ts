@@ -10,6 +10,9 @@ import type { Logger } from "../logging/logger.ts";
 import { PolicyCache } from "../policy/org-policy.ts";
 import { purgeJob } from "../retention/job.ts";
 import type { Db } from "../store/db.ts";
+import { webhookDispatcher } from "../webhooks/dispatcher.ts";
+import { WebhookOutbox } from "../webhooks/outbox.ts";
+import { urlPolicyOf } from "../webhooks/ssrf.ts";
 import type { Deliverer } from "./steps.ts";
 import { Worker } from "./worker.ts";
 
@@ -39,6 +42,10 @@ export interface DeliveryWorkerDeps {
   deliverer?: Deliverer;
   leaseMs?: number;
   pollMs?: number;
+  /** The node's webhook outbox (on the API's event loop the API's own, so its invalidations apply). */
+  webhooks?: WebhookOutbox;
+  /** Delays between webhook attempts (tests shorten them); default WEBHOOK_RETRY_SCHEDULE. */
+  webhookSchedule?: readonly number[];
 }
 
 export interface DeliveryWorker {
@@ -66,7 +73,22 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     concurrency: config.workerConcurrency,
     leaseMs: deps.leaseMs ?? config.leaseSeconds * 1000,
     retrySchedule: config.retrySchedule,
-    jobs: [purgeJob({ db, clock, logger, audit: deps.audit })],
+    webhooks: deps.webhooks ?? new WebhookOutbox({ db, clock }),
+    jobs: [
+      purgeJob({ db, clock, logger, audit: deps.audit }),
+      // Webhook deliveries (ADR 0011 §3), polled like the queue but never faster than 20 per second.
+      webhookDispatcher({
+        db,
+        keyring,
+        clock,
+        logger,
+        audit: deps.audit,
+        policy: urlPolicyOf(config),
+        ca: deps.ca,
+        ...(deps.pollMs === undefined ? {} : { pollMs: Math.max(50, deps.pollMs) }),
+        ...(deps.webhookSchedule === undefined ? {} : { schedule: deps.webhookSchedule }),
+      }),
+    ],
     ...(deps.pollMs === undefined ? {} : { pollMs: deps.pollMs }),
   });
   let closed = false;

@@ -9,6 +9,9 @@ import { open } from "../crypto/aead.ts";
 import { signMessage } from "../domains/dkim.ts";
 import type { Signer } from "../domains/sign-pool.ts";
 import type { SigningKeyCache } from "../domains/signing-cache.ts";
+import { pixelUrl, tracksOpens, withPixel } from "../opens/pixel.ts";
+import { openToken } from "../opens/token.ts";
+import type { PolicyCache } from "../policy/org-policy.ts";
 import { type Db, toBuffer } from "../store/db.ts";
 import { attachmentPartsOf, findMessagesByIds } from "../store/messages.ts";
 import type { DeliveriesTable, MessagesTable } from "../store/schema.ts";
@@ -18,6 +21,10 @@ import { systemScope } from "../store/scope.ts";
  * Worker step "prepare": decrypts a message and renders its MIME once, shared by all of
  * its recipients through a small cache (messages are claimed together with their
  * siblings most of the time). Messages are read in the org of the delivery that names them.
+ *
+ * Opens tracking (ADR 0011 §6): when the org tracks opens and the message may carry the
+ * pixel (opens/pixel.ts), `raw` (what TLS deliveries send) has it and `unsigned` (what is
+ * encrypted per recipient) does not. The pixel names the message, not a recipient.
  */
 export interface PreparedMessage {
   id: string;
@@ -27,7 +34,7 @@ export interface PreparedMessage {
   createdAt: number;
   dek: Buffer;
   content: StoredContent | null;
-  /** The signed message as parts (see core/body.ts); null when the content was shredded. */
+  /** The signed message as parts (see core/body.ts), with the opens pixel when there is one; null when the content was shredded. */
   raw: MessageBody | null;
   /**
    * The same rendered message before DKIM (the parts `raw` shares, nothing copied): what is
@@ -55,6 +62,8 @@ export class MessageCache {
   readonly #signing: SigningKeyCache | null;
   readonly #signer: Signer | null;
   readonly #now: () => number;
+  readonly #policies: PolicyCache | null;
+  readonly #publicUrl: string | null;
 
   constructor(deps: {
     db: Db;
@@ -62,6 +71,9 @@ export class MessageCache {
     signing?: SigningKeyCache | null;
     signer?: Signer | null;
     now?: () => number;
+    /** With publicUrl: orgs' `track_opens`; without them no message gets a pixel. */
+    policies?: PolicyCache | null;
+    publicUrl?: string | null;
     limit?: number;
     maxBytes?: number;
   }) {
@@ -70,6 +82,8 @@ export class MessageCache {
     this.#signing = deps.signing ?? null;
     this.#signer = deps.signer ?? null;
     this.#now = deps.now ?? Date.now;
+    this.#policies = deps.policies ?? null;
+    this.#publicUrl = deps.publicUrl ?? null;
     this.#limit = deps.limit ?? 512;
     this.#maxBytes = deps.maxBytes ?? 64 * 1024 * 1024;
   }
@@ -145,24 +159,41 @@ export class MessageCache {
     const content = openContent(dek, row.id, row.content);
     // Each attachment streams into the composer part by part, read and opened as it is
     // encoded (ADR 0006): a 25 MB attachment is never whole in memory, sealed or open.
-    const attachments = content.attachments.map((a, idx) =>
-      Readable.from(
-        openAttachmentStream(
-          dek,
-          row.id,
-          idx,
-          a.size,
-          attachmentPartsOf(systemScope(this.#db, row.org_id, "worker"), row.id, idx),
+    // A render consumes the streams: each render gets its own.
+    const attachments = () =>
+      content.attachments.map((a, idx) =>
+        Readable.from(
+          openAttachmentStream(
+            dek,
+            row.id,
+            idx,
+            a.size,
+            attachmentPartsOf(systemScope(this.#db, row.org_id, "worker"), row.id, idx),
+          ),
+          {
+            objectMode: false,
+          },
         ),
-        {
-          objectMode: false,
-        },
-      ),
-    );
+      );
     // A scheduled message is dated when it goes out (its send_at), so inboxes sort it right.
     const date = row.send_at ?? row.created_at;
-    const mime = await renderMime({ messageId: row.id, createdAt: date, content, attachments });
-    const raw = await this.sign(row.org_id, row.from_domain, mime);
+    const mime = await renderMime({
+      messageId: row.id,
+      createdAt: date,
+      content,
+      attachments: attachments(),
+    });
+    const pixel = await this.#pixelOf(row, content);
+    const tracked =
+      pixel === null || content.html === null
+        ? mime
+        : await renderMime({
+            messageId: row.id,
+            createdAt: date,
+            content: { ...content, html: withPixel(content.html, pixel) },
+            attachments: attachments(),
+          });
+    const raw = await this.sign(row.org_id, row.from_domain, tracked);
     return {
       ...base,
       dek,
@@ -170,6 +201,16 @@ export class MessageCache {
       raw,
       unsigned: mime,
     };
+  }
+
+  /** The pixel's URL when this message gets one (opens/pixel.ts), else null. */
+  async #pixelOf(row: MessagesTable, content: StoredContent): Promise<string | null> {
+    if (this.#policies === null || this.#publicUrl === null || content.html === null) return null;
+    const policy = await this.#policies.get(row.org_id);
+    const facts = { policy, phi: row.phi, encryption: row.encryption as EncryptionMode, hasHtml: true };
+    if (!tracksOpens(facts)) return null;
+    const { indexKey } = await this.#keyring.orgKeys(row.org_id);
+    return pixelUrl(this.#publicUrl, openToken(indexKey, row.org_id, row.id));
   }
 
   /**

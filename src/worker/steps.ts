@@ -99,7 +99,22 @@ interface RecordInput {
   schedule?: readonly number[] | undefined;
 }
 
-function event(d: DeliveriesTable, now: number, type: string, details: string): EventsTable {
+/**
+ * What a delivery event (sent, delivered, deferred, bounced, failed) records in its own
+ * columns for stats (ADR 0011 §4): the delivery's protection mode and the attempt's TLS version.
+ */
+interface EventFacts {
+  protection: Protection | null;
+  tls: TlsEvidence | null;
+}
+
+function event(
+  d: DeliveriesTable,
+  now: number,
+  type: string,
+  details: string,
+  facts: EventFacts | null = null,
+): EventsTable {
   return {
     id: newId("evt", now),
     org_id: d.org_id,
@@ -108,6 +123,8 @@ function event(d: DeliveriesTable, now: number, type: string, details: string): 
     type,
     created_at: now,
     details,
+    encryption: facts?.protection?.mode ?? null,
+    tls_version: facts?.tls?.tlsVersion ?? null,
   };
 }
 
@@ -159,8 +176,8 @@ export function recordSandbox(
     encryption: protection?.mode ?? null,
     events: [
       ...(notice === null ? [] : [noticeEvent(d, input.now, notice)]),
-      event(d, input.now, "sent", evidence),
-      event(d, input.now, "delivered", evidence),
+      event(d, input.now, "sent", evidence, { protection, tls: null }),
+      event(d, input.now, "delivered", evidence, { protection, tls: null }),
     ],
     sandbox: {
       delivery_id: d.id,
@@ -200,6 +217,7 @@ export function recordOutcome(
   const d = input.delivery;
   const now = input.now;
   const encryption = protection?.mode ?? null;
+  const facts: EventFacts = { protection, tls: outcome.evidence };
   if (outcome.kind === "sent") {
     const evidence = evidenceJson(outcome.evidence, outcome, sts);
     return {
@@ -211,8 +229,8 @@ export function recordOutcome(
       encryption,
       events: [
         ...(notice === null ? [] : [noticeEvent(d, now, notice)]),
-        event(d, now, "sent", evidence),
-        event(d, now, "delivered", evidence),
+        event(d, now, "sent", evidence, facts),
+        event(d, now, "delivered", evidence, facts),
       ],
     };
   }
@@ -231,7 +249,7 @@ export function recordOutcome(
       reason: outcome.reason,
       evidence,
       encryption,
-      events: [event(d, now, "deferred", evidence)],
+      events: [event(d, now, "deferred", evidence, facts)],
     };
   }
   const evidence = evidenceJson(outcome.evidence, outcome, {
@@ -249,7 +267,7 @@ export function recordOutcome(
     reason: outcome.reason,
     evidence,
     encryption,
-    events: [event(d, now, status, evidence)],
+    events: [event(d, now, status, evidence, facts)],
   };
 }
 

@@ -15,6 +15,7 @@ import { type Completion, claimDue, completeAttempts, renewLeases } from "../sto
 import type { DeliveriesTable } from "../store/schema.ts";
 import { systemScope } from "../store/scope.ts";
 import { suppressedAmong } from "../store/suppressions.ts";
+import type { WebhookOutbox } from "../webhooks/outbox.ts";
 import { auditCommitted } from "./audit.ts";
 import { MessageCache, openRecipient } from "./prepare.ts";
 import { deliverProtected } from "./protected-delivery.ts";
@@ -53,6 +54,8 @@ export interface WorkerDeps {
   pollMs?: number;
   retrySchedule?: readonly number[];
   random?: () => number;
+  /** The webhook outbox: the rows of recorded events are written with them (ADR 0011 §3). */
+  webhooks?: WebhookOutbox;
   /** Periodic jobs of a worker node (the retention purge): started and stopped with the worker. */
   jobs?: readonly { start(): void; stop(): Promise<void> }[];
 }
@@ -80,9 +83,14 @@ export class Worker {
       signing: deps.signing ?? null,
       signer: deps.signer ?? null,
       now: () => deps.clock.now(),
+      policies: deps.policies,
+      publicUrl: deps.publicUrl,
     });
     this.#completions = new GroupCommitter(
-      async (items) => auditCommitted(deps.audit, deps.logger, await completeAttempts(deps.db, items)),
+      async (items) => {
+        const hooks = (await deps.webhooks?.rowsFor(items.flatMap((i) => i.events))) ?? [];
+        auditCommitted(deps.audit, deps.logger, await completeAttempts(deps.db, items, hooks));
+      },
       512,
       10,
     );

@@ -18,6 +18,7 @@ const PUBLIC = [
   /^\/\.well-known\/.+$/,
   /^\/oauth\/token$/,
   /^\/portal\/.+$/, // the secure portal's pages (ADR 0010 §6)
+  /^\/t\/o\/:token\.gif$/, // the open-tracking pixel (ADR 0011 §6)
 ];
 
 test("a route without a declared access is refused when it is added", async (t) => {

@@ -228,11 +228,11 @@ const cases: Case[] = [
     field: "encryption",
   },
   {
-    name: "template not yet available",
-    body: { ...ok, template: { id: "t" } },
+    name: "template together with subject/text (one form or the other)",
+    body: { ...ok, template: { id: "t", data: {} } },
     status: 422,
-    code: "not_supported",
-    field: "template",
+    code: "validation_failed",
+    field: "template.id",
   },
   {
     name: "send_at more than 30 days ahead",

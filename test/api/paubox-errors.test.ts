@@ -5,9 +5,11 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { MAX_TEMPLATE_BYTES } from "../../src/api/paubox/upload.ts";
 import { ensureOrg } from "../../src/core/orgs.ts";
 import { startTestApp } from "../helpers/app.ts";
 import { assertPauboxErrors, sdkMessage, tokenAuth } from "../helpers/paubox-sdk.ts";
+import { sdkTemplateUpload } from "../helpers/paubox-upload.ts";
 
 const PHI = /jane|doe|hiv|patient\.example|Sm9obiBEb2U/i;
 const message = sdkMessage({
@@ -220,18 +222,30 @@ test("receipts: unknown ids and other orgs' messages are 404 Message was not fou
     expectPaubox(await receipt(adminKey, query), 400);
 });
 
-test("templates are not available yet: a Paubox-shaped refusal after authentication", async (t) => {
+test("dynamic templates: 401 without a key, then Paubox-shaped 4xx for bad uploads and unknown ids", async (t) => {
   const { app, adminKey } = await startTestApp(t, { worker: false });
-  const calls: ["GET" | "POST" | "PATCH" | "DELETE", string, Record<string, string>][] = [
-    ["POST", "/v1/u/templated_messages", { "content-type": "application/json" }],
-    ["GET", "/v1/u/dynamic_templates", {}],
-    ["POST", "/paubox/v1/dynamic_templates", { "content-type": "multipart/form-data; boundary=X" }],
-    ["GET", "/v1/u/dynamic_templates/12", {}],
-    ["PATCH", "/v1/u/dynamic_templates/12", { "content-type": "multipart/form-data; boundary=X" }],
-    ["DELETE", "/v1/u/dynamic_templates/12", {}],
+  const unknown = "tpl_00000000000000000000000000";
+  const calls: ["GET" | "POST" | "PATCH" | "DELETE", string, Record<string, string>, number][] = [
+    ["POST", "/v1/u/templated_messages", { "content-type": "application/json" }, 400],
+    ["GET", `/v1/u/dynamic_templates/${unknown}`, {}, 404],
+    ["GET", "/v1/u/dynamic_templates/12", {}, 404],
+    ["POST", "/paubox/v1/dynamic_templates", { "content-type": "multipart/form-data; boundary=X" }, 400],
+    ["POST", "/paubox/v1/dynamic_templates", { "content-type": "application/json" }, 415],
+    [
+      "PATCH",
+      `/v1/u/dynamic_templates/${unknown}`,
+      { "content-type": "multipart/form-data; boundary=X" },
+      400,
+    ],
+    ["DELETE", `/v1/u/dynamic_templates/${unknown}`, {}, 404],
   ];
-  for (const [method, url, headers] of calls) {
-    const payload = method === "GET" || method === "DELETE" ? undefined : "--X--";
+  for (const [method, url, headers, status] of calls) {
+    const payload =
+      method === "GET" || method === "DELETE"
+        ? undefined
+        : headers["content-type"]?.startsWith("application/json")
+          ? "{}"
+          : "--X--";
     const anonymous = await app.api.inject({ method, url, headers, ...(payload ? { payload } : {}) });
     expectPaubox(anonymous, 401);
     const res = await app.api.inject({
@@ -240,18 +254,35 @@ test("templates are not available yet: a Paubox-shaped refusal after authenticat
       headers: { ...headers, ...tokenAuth(adminKey) },
       ...(payload ? { payload } : {}),
     });
-    expectPaubox(res, 400);
-    assert.match(res.json().errors[0].details, /^Templates are not available/, `${method} ${url}`);
+    expectPaubox(res, status);
   }
+  // Too large: refused whole, nothing created.
+  const big = await sdkTemplateUpload("big", "x".repeat(MAX_TEMPLATE_BYTES + 1));
+  const tooBig = await app.api.inject({
+    method: "POST",
+    url: "/v1/u/dynamic_templates",
+    headers: { ...big.headers, ...tokenAuth(adminKey) },
+    payload: big.payload,
+  });
+  expectPaubox(tooBig, 413);
+  const list = await app.api.inject({ url: "/v1/u/dynamic_templates", headers: tokenAuth(adminKey) });
+  assert.deepEqual(list.json(), []);
 });
 
 test("the OpenAPI document describes the Paubox routes once, under /paubox/v1", async (t) => {
   const { app } = await startTestApp(t, { worker: false });
   const paths = Object.keys((await app.api.inject({ url: "/openapi.json" })).json().paths);
-  for (const p of ["/paubox/v1/messages", "/paubox/v1/bulk_messages", "/paubox/v1/message_receipt"])
+  for (const p of [
+    "/paubox/v1/messages",
+    "/paubox/v1/bulk_messages",
+    "/paubox/v1/message_receipt",
+    "/paubox/v1/templated_messages",
+    "/paubox/v1/dynamic_templates",
+    "/paubox/v1/dynamic_templates/{id}",
+  ])
     assert.ok(paths.includes(p), p);
   assert.deepEqual(
-    paths.filter((p) => p.includes("{username}") || p.includes("template")),
+    paths.filter((p) => p.includes("{username}")),
     [],
   );
 });

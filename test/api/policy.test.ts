@@ -25,6 +25,7 @@ const DEFAULTS = {
   notice_text:
     "You have received a secure message. To read it, open the link below and confirm your " +
     "email address with a one-time code that we will send you.",
+  track_opens: false,
 };
 
 function put(t: TestApp, payload: unknown, token = t.adminKey) {

@@ -118,6 +118,8 @@ export interface TestAppOptions {
   worker?: boolean;
   pollMs?: number;
   leaseMs?: number;
+  /** Delays between webhook attempts (webhook tests shorten them). */
+  webhookSchedule?: readonly number[];
   /** Sending domains added and marked verified; default example.com and clinic.example. */
   verifiedDomains?: readonly string[];
 }
@@ -133,6 +135,7 @@ export async function startTestApp(t: TestContext | undefined, opts: TestAppOpti
     ...(opts.deliveryCa === undefined ? {} : { deliveryCa: opts.deliveryCa }),
     pollMs: opts.pollMs ?? 20,
     ...(opts.leaseMs === undefined ? {} : { leaseMs: opts.leaseMs }),
+    ...(opts.webhookSchedule === undefined ? {} : { webhookSchedule: opts.webhookSchedule }),
   });
   await verifyDomainsForTest(app, opts.verifiedDomains ?? ["example.com", "clinic.example"]);
   if (opts.worker !== false) app.startWorker();

@@ -53,7 +53,8 @@ const CREATES = "creates an object in the caller's own org; there is no other or
 const LISTS =
   "lists the caller's own org only (another org's objects are asserted absent by the isolation test)";
 const INSTANCE = "instance-wide: no org's object is named";
-const TEMPLATES = "templates do not exist yet: every call answers not_supported after authentication";
+const PAUBOX_TEMPLATES =
+  "the fixture has no template; another org's template id answers 404 (test/api/paubox-templates.test.ts)";
 
 const sealpostCases: RouteCase[] = [
   {
@@ -228,6 +229,102 @@ const sealpostCases: RouteCase[] = [
     },
   },
   {
+    route: "POST /v1/webhooks",
+    scope: "webhooks:manage",
+    request: () => ({ url: "/v1/webhooks", payload: { url: "https://127.0.0.1/hook" } }),
+    wrongOrg: { none: CREATES },
+  },
+  {
+    route: "GET /v1/webhooks",
+    scope: "webhooks:manage",
+    request: () => ({ url: "/v1/webhooks" }),
+    wrongOrg: { none: LISTS },
+  },
+  {
+    route: "GET /v1/webhooks/:id",
+    scope: "webhooks:manage",
+    request: () => ({ url: `/v1/webhooks/whk_${"0".repeat(26)}` }),
+    wrongOrg: {
+      none: "the fixture has no webhook to name; another org's endpoint answers 404 in test/api/webhooks.test.ts",
+    },
+  },
+  {
+    route: "PUT /v1/webhooks/:id",
+    scope: "webhooks:manage",
+    request: () => ({ url: `/v1/webhooks/whk_${"0".repeat(26)}`, payload: { enabled: false } }),
+    wrongOrg: {
+      none: "the fixture has no webhook to name; another org's endpoint answers 404 in test/api/webhooks.test.ts",
+    },
+  },
+  {
+    route: "DELETE /v1/webhooks/:id",
+    scope: "webhooks:manage",
+    request: () => ({ url: `/v1/webhooks/whk_${"0".repeat(26)}` }),
+    wrongOrg: {
+      none: "the fixture has no webhook to name; another org's endpoint answers 404 in test/api/webhooks.test.ts",
+    },
+  },
+  {
+    route: "POST /v1/webhooks/:id/test",
+    scope: "webhooks:manage",
+    request: () => ({ url: `/v1/webhooks/whk_${"0".repeat(26)}/test` }),
+    wrongOrg: {
+      none: "the fixture has no webhook to name; another org's endpoint answers 404 in test/api/webhooks.test.ts",
+    },
+  },
+  {
+    route: "POST /v1/webhooks/:id/rotate-secret",
+    scope: "webhooks:manage",
+    request: () => ({ url: `/v1/webhooks/whk_${"0".repeat(26)}/rotate-secret`, payload: {} }),
+    wrongOrg: {
+      none: "the fixture has no webhook to name; another org's endpoint answers 404 in test/api/webhooks.test.ts",
+    },
+  },
+  {
+    route: "GET /v1/webhooks/:id/deliveries",
+    scope: "webhooks:manage",
+    request: () => ({ url: `/v1/webhooks/whk_${"0".repeat(26)}/deliveries` }),
+    wrongOrg: {
+      none: "the fixture has no webhook to name; another org's endpoint answers 404 in test/api/webhooks.test.ts",
+    },
+  },
+  {
+    route: "POST /v1/templates",
+    scope: "templates:manage",
+    request: (f) => ({
+      url: "/v1/templates",
+      payload: { name: f.unique("tpl"), subject: "Hi", text: "Hello" },
+    }),
+    wrongOrg: { none: CREATES },
+  },
+  {
+    route: "GET /v1/templates",
+    scope: "templates:manage",
+    request: () => ({ url: "/v1/templates" }),
+    wrongOrg: { none: LISTS },
+  },
+  ...(
+    [
+      ["GET", "/v1/templates/:id", "", undefined],
+      ["GET", "/v1/templates/:id/versions/:version", "/versions/1", undefined],
+      ["PUT", "/v1/templates/:id", "", { subject: "Hi", text: "Hello" }],
+      ["DELETE", "/v1/templates/:id", "", undefined],
+      ["POST", "/v1/templates/:id/render", "/render", { data: {} }],
+    ] as const
+  ).map(
+    ([method, route, tail, payload]): RouteCase => ({
+      route: `${method} ${route}`,
+      scope: "templates:manage",
+      request: () => ({
+        url: `/v1/templates/tpl_${"0".repeat(26)}${tail}`,
+        ...(payload === undefined ? {} : { payload }),
+      }),
+      wrongOrg: {
+        none: "the fixture has no template to name; another org's template answers 404 in test/api/templates.test.ts",
+      },
+    }),
+  ),
+  {
     route: "GET /v1/audit",
     scope: "audit:read",
     request: () => ({ url: "/v1/audit" }),
@@ -244,6 +341,20 @@ const sealpostCases: RouteCase[] = [
     scope: "audit:read",
     request: () => ({ url: "/v1/reports/compliance?from=2026-01-01&to=2026-02-01" }),
     wrongOrg: { none: "reports on the caller's own org only" },
+  },
+  {
+    route: "GET /v1/events",
+    scope: "messages:read",
+    request: (f) => ({ url: `/v1/events?message_id=${f.messageId}` }),
+    wrongOrg: {
+      none: "lists the caller's own org only: another org's message_id matches nothing (test/api/events.test.ts)",
+    },
+  },
+  {
+    route: "GET /v1/stats",
+    scope: "messages:read",
+    request: () => ({ url: "/v1/stats?interval=day" }),
+    wrongOrg: { none: "counts the caller's own org only (test/api/stats.test.ts)" },
   },
   {
     route: "GET /v1/tools/tls-check",
@@ -323,14 +434,17 @@ const sealpostCases: RouteCase[] = [
 function pauboxCases(prefix: "/paubox/v1" | "/v1/:username"): RouteCase[] {
   const at = prefix === "/paubox/v1" ? prefix : "/v1/acme";
   const receipt = (f: Fixture) => ({ url: `${at}/message_receipt?sourceTrackingId=${f.messageId}` });
+  // The upload routes take multipart: the harness's JSON body is refused (415) after authentication.
   const template = (method: string, path: string): RouteCase => ({
     route: `${method} ${prefix}${path}`,
-    scope: "messages:send",
+    scope: "templates:manage",
     request: () => ({
-      url: `${at}${path.replace(":id", "t1")}`,
+      url: `${at}${path.replace(":id", "tpl_00000000000000000000000000")}`,
       ...(method === "POST" || method === "PATCH" ? { payload: {} } : {}),
     }),
-    wrongOrg: { none: TEMPLATES },
+    wrongOrg: path.endsWith(":id")
+      ? { none: PAUBOX_TEMPLATES }
+      : { none: path === "/dynamic_templates" && method === "GET" ? LISTS : CREATES },
   });
   return [
     {
@@ -349,7 +463,17 @@ function pauboxCases(prefix: "/paubox/v1" | "/v1/:username"): RouteCase[] {
       wrongOrg: { none: CREATES },
     },
     { route: `GET ${prefix}/message_receipt`, scope: "messages:read", request: receipt, wrongOrg: receipt },
-    template("POST", "/templated_messages"),
+    {
+      route: `POST ${prefix}/templated_messages`,
+      scope: "messages:send",
+      request: () => ({
+        url: `${at}/templated_messages`,
+        payload: {
+          data: { template_name: "none", template_values: "{}", message: pauboxMessage.data.message },
+        },
+      }),
+      wrongOrg: { none: "names a template by name in the caller's own org (another org's name answers 404)" },
+    },
     template("GET", "/dynamic_templates"),
     template("POST", "/dynamic_templates"),
     template("GET", "/dynamic_templates/:id"),
@@ -380,4 +504,5 @@ export const PUBLIC_ROUTES: Readonly<Record<string, string>> = {
   "GET /portal/:token/message": "the secure portal: needs the session of a verified code",
   "GET /portal/:token/attachments/:n": "the secure portal: needs the session of a verified code",
   "POST /portal/:token/reply": "the secure portal: needs the session and its CSRF token",
+  "GET /t/o/:token.gif": "the open-tracking pixel: the token's HMAC is the credential (ADR 0011 §6)",
 };

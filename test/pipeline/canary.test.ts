@@ -284,6 +284,10 @@ test("canary PHI through batch, send_at, the Paubox API and SMTP submission: in 
   assert.equal(finals.get(doomed.json().id)?.status, "cancelled");
   await get("list", "/v1/messages?limit=100", ECHO.list);
   await get("list ?recipient=", `/v1/messages?recipient=${encodeURIComponent(RCPT)}`, ECHO.list);
+  // The events API and stats (ADR 0011 §2, §4): ids, codes and counts only.
+  await get("events", "/v1/events?limit=200");
+  await get("events of a message", `/v1/events?message_id=${accepted[0]}`);
+  await get("stats", "/v1/stats?interval=hour");
   for (const id of [sent.json().sourceTrackingId, bulkId])
     await get(
       `paubox receipt ${id}`,

@@ -39,6 +39,8 @@ const ALLOW: Record<string, string> = {
     "creating an org writes its keys; the keyring reads the keys of whichever org it serves",
   "src/store/api-keys.ts": "a key is looked up by its id or hash before any org is known",
   "src/store/portal.ts": "a portal link is found by its token's hash before its org is known",
+  "src/store/webhooks.ts":
+    "the webhook outbox: event writers insert the rows of many orgs' events in their transaction (each row built with its event's org), and the dispatcher claims due deliveries of every org, as the delivery queue does",
 };
 
 /** Tables whose row type has an `org_id` column, from the schema's `Database` interface. */

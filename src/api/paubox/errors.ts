@@ -35,7 +35,8 @@ export function pauboxError(err: unknown): PauboxErrorAnswer {
       : [
           {
             code: status,
-            title: problem.title,
+            // Like Paubox's own 404s (and short of the registry's longer sentence).
+            title: problem.code === "not_found" ? "Not found" : problem.title,
             details:
               problem.detail ??
               (problem.field === undefined ? problem.title : `${problem.field}: ${problem.title}`),

@@ -80,3 +80,30 @@ export const pauboxReceiptQuery = {
   required: ["sourceTrackingId"],
   properties: { sourceTrackingId: { type: "string", description: "The sealpost message id." } },
 } as const;
+
+const { content: _content, ...withoutContent } = message.properties;
+const templatedMessage = {
+  type: "object",
+  required: ["recipients", "headers"],
+  properties: withoutContent,
+} as const;
+
+/** `templated_messages`: the message has no content; the template is named and given its values. */
+export const pauboxTemplatedBody = {
+  type: "object",
+  required: ["data"],
+  properties: {
+    data: {
+      type: "object",
+      required: ["template_name", "message"],
+      properties: {
+        template_name: { type: "string", description: "The name of a dynamic template." },
+        template_values: {
+          type: "string",
+          description: "A JSON object, as a string (the official SDKs send JSON.stringify of the values).",
+        },
+        message: templatedMessage,
+      },
+    },
+  },
+} as const;

@@ -73,12 +73,15 @@ export interface PauboxReceiptStatus {
   deliveryStatus: PauboxDeliveryStatus;
   /** RFC 2822 date (as Paubox writes it) of the delivery, for delivered states only. */
   deliveryTime: string | null;
-  /** sealpost does not track opens (yet): always "unopened", what Paubox's SDKs show for no open. */
-  openedStatus: "unopened";
-  openedTime: null;
+  /**
+   * Opens are tracked per message (ADR 0011 §6), so every recipient shows the message's first
+   * open; "unopened" when there was none or the org does not track opens.
+   */
+  openedStatus: "opened" | "unopened";
+  openedTime: string | null;
 }
 
-export function receiptStatus(d: DeliveriesTable): PauboxReceiptStatus {
+export function receiptStatus(d: DeliveriesTable, openedAt: number | null = null): PauboxReceiptStatus {
   const deliveryStatus = pauboxDeliveryStatus({
     status: d.status,
     enhancedCode: enhancedCodeOf(d.evidence),
@@ -89,7 +92,7 @@ export function receiptStatus(d: DeliveriesTable): PauboxReceiptStatus {
   return {
     deliveryStatus,
     deliveryTime: delivered ? new Date(d.updated_at).toUTCString() : null,
-    openedStatus: "unopened",
-    openedTime: null,
+    openedStatus: openedAt === null ? "unopened" : "opened",
+    openedTime: openedAt === null ? null : new Date(openedAt).toUTCString(),
   };
 }

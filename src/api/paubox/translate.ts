@@ -147,6 +147,11 @@ export function pauboxField(field: string, code: ErrorCode, at: string): string 
       return `${at}.forceSecureNotification`;
     case "allow_non_tls":
       return `${at}.allowNonTLS`;
+    case "template": {
+      // templated_messages: the template fields sit beside data.message.
+      const data = at.replace(/\.message$/, "");
+      return rest.startsWith(".data") ? `${data}.template_values${rest.slice(5)}` : `${data}.template_name`;
+    }
     default:
       return at;
   }

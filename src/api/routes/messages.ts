@@ -228,15 +228,21 @@ export function registerMessageRoutes(app: FastifyInstance, deps: ApiDeps): void
       const m = await findMessage(scope, param(request));
       if (m === undefined) throw new SealpostError("not_found");
       const now = deps.clock.now();
-      const cancelled = await cancelPending(scope, m.id, now, (deliveryId) => ({
-        id: newId("evt", now),
-        org_id: scope.orgId,
-        message_id: m.id,
-        delivery_id: deliveryId,
-        type: "cancelled",
-        created_at: now,
-        details: "{}",
-      }));
+      const cancelled = await cancelPending(
+        scope,
+        m.id,
+        now,
+        (deliveryId) => ({
+          id: newId("evt", now),
+          org_id: scope.orgId,
+          message_id: m.id,
+          delivery_id: deliveryId,
+          type: "cancelled",
+          created_at: now,
+          details: "{}",
+        }),
+        await deps.webhooks.outbox.planFor([scope.orgId]),
+      );
       if (cancelled.length === 0)
         throw new SealpostError("invalid_state", {
           detail: "No delivery of this message is still waiting to be sent.",

@@ -3,21 +3,29 @@ import { isSealpostError, SealpostError } from "../../core/errors.ts";
 import { messageIdHeader } from "../../core/mime.ts";
 import type { Principal } from "../../core/principal.ts";
 import { MAX_BATCH_MESSAGES, type SubmitResult, submitBatch, submitMessage } from "../../core/submit.ts";
+import { openedAt } from "../../opens/record.ts";
 import { deliveriesOf, findMessage } from "../../store/messages.ts";
 import { openRecipient } from "../../worker/prepare.ts";
 import { access } from "../access.ts";
 import { principalOf } from "../authn-hook.ts";
 import type { ApiDeps } from "../context.ts";
 import { orgScope } from "../org-scope.ts";
+import { registerDynamicTemplates } from "../paubox/dynamic-templates.ts";
 import { type PauboxErrorItem, pauboxError, pauboxErrorHandler } from "../paubox/errors.ts";
-import { pauboxBulkBody, pauboxReceiptQuery, pauboxSendBody } from "../paubox/schemas.ts";
+import {
+  pauboxBulkBody,
+  pauboxReceiptQuery,
+  pauboxSendBody,
+  pauboxTemplatedBody,
+} from "../paubox/schemas.ts";
 import { receiptStatus } from "../paubox/status.ts";
+import { templatedErrorTerms, translateTemplated } from "../paubox/templated.ts";
 import { dataOf, inPauboxTerms, type Translated, translateMessage } from "../paubox/translate.ts";
 import { messageDek } from "../views.ts";
 
 /**
- * The Paubox Email API (send, bulk send, message receipt), so an application written for
- * it switches by changing its base URL and key. Each request is translated and handed to
+ * The Paubox Email API (send, bulk send, message receipt, dynamic templates and templated
+ * messages), so an application written for it switches by changing its base URL and key. Each request is translated and handed to
  * the one submit path; answers and errors take Paubox's shapes. See
  * docs/paubox-compatibility.md for every difference kept on purpose.
  *
@@ -91,15 +99,7 @@ async function bulkSend(deps: ApiDeps, principal: Principal, messages: unknown[]
   });
 }
 
-function notYet(what: string) {
-  return async (): Promise<void> => {
-    throw new SealpostError("not_supported", {
-      detail: `${what} are not available in this version of sealpost.`,
-    });
-  };
-}
-
-function pauboxRoutes(scope: FastifyInstance, deps: ApiDeps, documented: boolean): void {
+async function pauboxRoutes(scope: FastifyInstance, deps: ApiDeps, documented: boolean): Promise<void> {
   scope.setErrorHandler(pauboxErrorHandler(deps.logger));
   const doc = (schema: Record<string, unknown>) => ({ ...schema, tags: ["paubox"], hide: !documented });
 
@@ -182,7 +182,11 @@ function pauboxRoutes(scope: FastifyInstance, deps: ApiDeps, documented: boolean
           ],
           sourceTrackingId: ECHOABLE_ID.test(id) ? id : null,
         });
-      const [deliveries, dek] = await Promise.all([deliveriesOf(scope, [m.id]), messageDek(deps.keyring, m)]);
+      const [deliveries, dek, opened] = await Promise.all([
+        deliveriesOf(scope, [m.id]),
+        messageDek(deps.keyring, m),
+        openedAt(scope, m.id),
+      ]);
       return {
         sourceTrackingId: m.id,
         data: {
@@ -190,7 +194,7 @@ function pauboxRoutes(scope: FastifyInstance, deps: ApiDeps, documented: boolean
             id: messageIdHeader(m.id, `@${m.from_domain}`),
             message_deliveries: deliveries.map((d) => ({
               recipient: dek === null ? null : openRecipient(dek, d),
-              status: receiptStatus(d),
+              status: receiptStatus(d, opened),
             })),
           },
         },
@@ -198,26 +202,36 @@ function pauboxRoutes(scope: FastifyInstance, deps: ApiDeps, documented: boolean
     },
   );
 
-  // Templates do not exist yet (a later issue): authenticated, then a Paubox-shaped refusal.
-  // onRequest (after authentication's), so a multipart template upload is refused before its
-  // body is read.
-  const templates = {
-    config: access({ scope: "messages:send", scheme: "paubox" }),
-    onRequest: notYet("Templates"),
-  };
-  const hidden = { schema: { hide: true } };
-  scope.post("/templated_messages", { ...templates, ...hidden }, async () => ({}));
-  scope.get("/dynamic_templates", { ...templates, ...hidden }, async () => ({}));
-  scope.post("/dynamic_templates", { ...templates, ...hidden }, async () => ({}));
-  scope.get("/dynamic_templates/:id", { ...templates, ...hidden }, async () => ({}));
-  scope.patch("/dynamic_templates/:id", { ...templates, ...hidden }, async () => ({}));
-  scope.delete("/dynamic_templates/:id", { ...templates, ...hidden }, async () => ({}));
+  scope.post(
+    "/templated_messages",
+    {
+      config: access({ scope: "messages:send", scheme: "paubox" }),
+      schema: doc({
+        summary: "Paubox: send a message from a dynamic template",
+        description:
+          "`data.template_name`, `data.template_values` (a JSON string) and `data.message` without content; the subject is `data.message.headers.subject`. Rendered and sent through the one submit path.",
+        body: pauboxTemplatedBody,
+      }),
+    },
+    async (request) => {
+      const t = await translateTemplated(orgScope(deps, request), dataOf(request.body));
+      let result: SubmitResult;
+      try {
+        result = await submitMessage(deps.submit, principalOf(request), t.input);
+      } catch (err) {
+        throw inPauboxTerms(templatedErrorTerms(err), "data.message");
+      }
+      return { sourceTrackingId: result.id, customHeaders: t.customHeaders, data: "Service OK" };
+    },
+  );
+
+  await registerDynamicTemplates(scope, deps, doc);
 }
 
 export function registerPauboxRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.register(
     async (scope) => {
-      pauboxRoutes(scope, deps, true);
+      await pauboxRoutes(scope, deps, true);
       scope.setNotFoundHandler((_request, reply) => {
         const { status, body } = pauboxError(new SealpostError("route_not_found"));
         return reply.code(status).send(body);
@@ -227,5 +241,5 @@ export function registerPauboxRoutes(app: FastifyInstance, deps: ApiDeps): void 
   );
   // The same routes at Paubox's own paths. Not in the OpenAPI document twice: /v1/* there
   // is sealpost's Bearer API (test/api/auth.test.ts holds every documented /v1 route).
-  app.register(async (scope) => pauboxRoutes(scope, deps, false), { prefix: "/v1/:username" });
+  app.register((scope) => pauboxRoutes(scope, deps, false), { prefix: "/v1/:username" });
 }

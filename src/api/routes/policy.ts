@@ -24,6 +24,7 @@ const fields = {
   notice_from_name: { type: "string", minLength: 1, maxLength: 200 },
   notice_subject: { type: "string", minLength: 1, maxLength: 200 },
   notice_text: { type: "string", minLength: 1, maxLength: 2000 },
+  track_opens: { type: "boolean", description: "Opens pixel in messages without PHI (ADR 0011 §6)." },
 } as const;
 
 const policySchema = {
@@ -45,6 +46,7 @@ function view(p: OrgPolicy) {
     notice_from_name: p.notice_from_name,
     notice_subject: p.notice_subject,
     notice_text: p.notice_text,
+    track_opens: p.track_opens,
   };
 }
 

@@ -34,7 +34,7 @@ export function registerPortalRevokeRoutes(app: FastifyInstance, deps: ApiDeps):
     async (request) => {
       const id = (request.params as { id: string }).id;
       const revoked = await revokeMessage(
-        deps,
+        { ...deps, webhookOutbox: deps.webhooks.outbox },
         orgScope(deps, request),
         id,
         requestActor(principalOf(request), request),

@@ -71,6 +71,7 @@ export function registerPortalRoutes(app: FastifyInstance, api: ApiDeps): void {
     clock: api.clock,
     submit: api.submit,
     audit: api.audit,
+    webhookOutbox: api.webhooks.outbox,
   };
   app.register(async (portal) => {
     installPortalHttp(portal);
