@@ -136,6 +136,23 @@ export class Keyring {
     return open(await this.#dataKeyById(orgId, keyId), toBuffer(sealed), aad);
   }
 
+  /**
+   * Seals an org-level value for a row without a column for the sealing key's id (recipient
+   * keys, template versions, webhook secrets): the id travels in front of the sealed bytes
+   * (one length byte, then the id in ASCII), so a rotated org key still opens old rows.
+   */
+  async sealOrgValue(orgId: string, plaintext: Buffer, aad: string): Promise<Buffer> {
+    const { sealed, keyId } = await this.sealForOrg(orgId, plaintext, aad);
+    const id = Buffer.from(keyId, "ascii");
+    return Buffer.concat([Buffer.from([id.length]), id, sealed]);
+  }
+
+  async openOrgValue(orgId: string, stored: Uint8Array, aad: string): Promise<Buffer> {
+    const buf = toBuffer(stored);
+    const len = buf[0] ?? 0;
+    return this.openForOrg(orgId, buf.subarray(1, 1 + len).toString("ascii"), buf.subarray(1 + len), aad);
+  }
+
   async addressIndex(orgId: string, normalizedAddress: string): Promise<string> {
     return blindIndex((await this.orgKeys(orgId)).indexKey, normalizedAddress, "address");
   }

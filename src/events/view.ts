@@ -25,6 +25,8 @@ export interface EventDetails {
   send_at?: string;
   /** A `failed` event after temporary failures past the retry window. */
   gave_up?: boolean;
+  /** The endpoint of a `webhook_disabled` event. */
+  webhook_id?: string;
 }
 
 export interface EventView {
@@ -95,6 +97,7 @@ export function eventDetails(raw: string): EventDetails {
     attempt: int(e.attempt),
     send_at: iso(e.send_at),
     gave_up: bool(e.gave_up),
+    webhook_id: str(e.webhook_id),
   };
   return Object.fromEntries(Object.entries(all).filter(([, v]) => v !== undefined)) as EventDetails;
 }

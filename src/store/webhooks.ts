@@ -93,19 +93,27 @@ export async function clearFailing(scope: OrgScope, id: string): Promise<void> {
     .execute();
 }
 
-/** Disables an endpoint not disabled yet; false when it was (another node got there first). */
+/**
+ * Disables an endpoint not disabled yet and records `event` (its `webhook_disabled` event) in
+ * the same transaction; false when it was disabled already (another node got there first).
+ */
 export async function disableWebhook(
   scope: OrgScope,
   id: string,
   now: number,
   reason: string,
+  event: EventsTable,
 ): Promise<boolean> {
-  const res = await updateOrg(scope, "webhooks")
-    .set({ disabled_at: now, disabled_reason: reason, updated_at: now })
-    .where("id", "=", id)
-    .where("disabled_at", "is", null)
-    .executeTakeFirst();
-  return Number(res.numUpdatedRows) > 0;
+  return orgTransaction(scope, async (tx) => {
+    const res = await updateOrg(tx, "webhooks")
+      .set({ disabled_at: now, disabled_reason: reason, updated_at: now })
+      .where("id", "=", id)
+      .where("disabled_at", "is", null)
+      .executeTakeFirst();
+    if (Number(res.numUpdatedRows) === 0) return false;
+    await insertOrg(tx, "events", [event]).execute();
+    return true;
+  });
 }
 
 /** Outbox rows of one org (a test send, the cancel route's events). */

@@ -1,11 +1,9 @@
 /**
  * Sealing a template version's parts with the org data key (ADR 0011 §1), AAD
- * `tpl:<id>:<version>`. `template_versions` has no column for the id of the data key that
- * sealed a row, so (as for recipient keys) the stored bytes carry it in front: one length
- * byte, the key id in ASCII, then the sealed JSON `{subject, text, html}`.
+ * `tpl:<id>:<version>`: the JSON `{subject, text, html}`, with the sealing key's id in front
+ * (Keyring.sealOrgValue).
  */
 import type { Keyring } from "../core/keyring.ts";
-import { toBuffer } from "../store/db.ts";
 import type { TemplateParts } from "./engine.ts";
 
 export const templateAad = (id: string, version: number) => `tpl:${id}:${version}`;
@@ -18,9 +16,7 @@ export async function sealParts(
   parts: TemplateParts,
 ): Promise<Buffer> {
   const plain = Buffer.from(JSON.stringify({ subject: parts.subject, text: parts.text, html: parts.html }));
-  const { sealed, keyId } = await keyring.sealForOrg(orgId, plain, templateAad(id, version));
-  const kid = Buffer.from(keyId, "ascii");
-  return Buffer.concat([Buffer.from([kid.length]), kid, sealed]);
+  return keyring.sealOrgValue(orgId, plain, templateAad(id, version));
 }
 
 export async function openParts(
@@ -30,9 +26,6 @@ export async function openParts(
   version: number,
   stored: Uint8Array,
 ): Promise<TemplateParts> {
-  const buf = toBuffer(stored);
-  const len = buf[0] ?? 0;
-  const keyId = buf.subarray(1, 1 + len).toString("ascii");
-  const plain = await keyring.openForOrg(orgId, keyId, buf.subarray(1 + len), templateAad(id, version));
+  const plain = await keyring.openOrgValue(orgId, stored, templateAad(id, version));
   return JSON.parse(plain.toString("utf8")) as TemplateParts;
 }

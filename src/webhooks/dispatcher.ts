@@ -3,11 +3,12 @@ import { hostname } from "node:os";
 import { changeEntry, WORKER_ACTOR } from "../audit/entries.ts";
 import type { AuditLog } from "../audit/types.ts";
 import type { Clock } from "../core/clock.ts";
+import { newId } from "../core/ids.ts";
 import type { Keyring } from "../core/keyring.ts";
 import type { Logger } from "../logging/logger.ts";
 import type { PeriodicJob } from "../retention/job.ts";
 import type { Db } from "../store/db.ts";
-import type { WebhookDeliveriesTable, WebhooksTable } from "../store/schema.ts";
+import type { EventsTable, WebhookDeliveriesTable, WebhooksTable } from "../store/schema.ts";
 import { type OrgScope, systemScope } from "../store/scope.ts";
 import {
   type AttemptResult,
@@ -29,8 +30,8 @@ import { checkWebhookUrl, type HostLookup, REFUSALS, systemLookup, type UrlPolic
  * outbox rows with a lease, signs and POSTs each payload, and records the result. A 2xx
  * succeeds; anything else is retried after 5 s, 5 m, 30 m, 2 h, 5 h, 10 h and 10 h (±10 %),
  * then the delivery has failed. An endpoint whose deliveries have only failed for 24 h is
- * disabled (`failing`), one that answers 410 Gone at once (`gone`); both are audited as
- * `webhook.disable` (the events table needs a message, which this has not). A run claims
+ * disabled (`failing`), one that answers 410 Gone at once (`gone`); both record a
+ * `webhook_disabled` event (not itself sent to webhooks) and the audit entry `webhook.disable`. A run claims
  * a bounded number of rows, never overlaps the previous one, and stop() waits for it.
  */
 export const WEBHOOK_RETRY_SCHEDULE: readonly number[] = [
@@ -199,7 +200,17 @@ export function webhookDispatcher(deps: DispatcherDeps): PeriodicJob {
   }
 
   async function disable(scope: OrgScope, w: WebhooksTable, now: number, reason: string): Promise<void> {
-    if (!(await disableWebhook(scope, w.id, now, reason))) return;
+    // An org-level event: no message, so message_id is "" (the events view shows null).
+    const event: EventsTable = {
+      id: newId("evt", now),
+      org_id: w.org_id,
+      message_id: "",
+      delivery_id: null,
+      type: "webhook_disabled",
+      created_at: now,
+      details: JSON.stringify({ webhook_id: w.id, reason }),
+    };
+    if (!(await disableWebhook(scope, w.id, now, reason, event))) return;
     await deps.audit.recordNow(
       changeEntry(WORKER_ACTOR, w.org_id, "webhook.disable", { type: "webhook", id: w.id }, { reason }),
     );

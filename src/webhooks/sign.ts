@@ -1,13 +1,11 @@
 import { randomBytes } from "node:crypto";
 import { Webhook } from "standardwebhooks";
 import type { Keyring } from "../core/keyring.ts";
-import { toBuffer } from "../store/db.ts";
 
 /**
  * Endpoint secrets and Standard Webhooks signatures (ADR 0011 §3). A secret is `whsec_` +
  * base64 of 32 random bytes, sealed with the org data key (AAD `whk:<id>` or
- * `whk:<id>:prev`); the stored bytes carry the sealing key's id in front (one length byte,
- * the id), as recipient keys do, so a rotated org key still opens old rows.
+ * `whk:<id>:prev`), the sealing key's id in front (Keyring.sealOrgValue).
  */
 export function newSecret(): string {
   return `whsec_${randomBytes(32).toString("base64")}`;
@@ -22,9 +20,7 @@ export async function sealSecret(
   secret: string,
   aad: string,
 ): Promise<Buffer> {
-  const { sealed, keyId } = await keyring.sealForOrg(orgId, Buffer.from(secret, "utf8"), aad);
-  const id = Buffer.from(keyId, "ascii");
-  return Buffer.concat([Buffer.from([id.length]), id, sealed]);
+  return keyring.sealOrgValue(orgId, Buffer.from(secret, "utf8"), aad);
 }
 
 export async function openSecret(
@@ -33,10 +29,7 @@ export async function openSecret(
   stored: Uint8Array,
   aad: string,
 ): Promise<string> {
-  const buf = toBuffer(stored);
-  const len = buf[0] ?? 0;
-  const keyId = buf.subarray(1, 1 + len).toString("ascii");
-  return (await keyring.openForOrg(orgId, keyId, buf.subarray(1 + len), aad)).toString("utf8");
+  return (await keyring.openOrgValue(orgId, stored, aad)).toString("utf8");
 }
 
 /**

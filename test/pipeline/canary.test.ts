@@ -42,6 +42,7 @@ import { freePort } from "../helpers/net.ts";
 import { tokenAuth } from "../helpers/paubox-sdk.ts";
 import { startSmtpSink } from "../helpers/smtp-sink.ts";
 import { command, line, QUEUED, rawSession } from "../smtp/setup.ts";
+import { startReceiver } from "../webhooks/receiver.ts";
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -109,14 +110,23 @@ test("canary PHI appears nowhere in the store files, a database dump or the logs
 test("canary PHI through batch, send_at, the Paubox API and SMTP submission: in no answer, reply, log or store", async (t) => {
   const sink = await startSmtpSink({ rejectRcpt: rejectCanary });
   t.after(() => sink.close());
+  // Every event also goes to a webhook endpoint: its payloads and headers are a surface.
+  const hooks = await startReceiver(t);
   const logs = collector();
   const clock = new ManualClock(Date.now());
   const ctx = await startTestApp(t, {
     clock,
     logger: createLogger({ level: "trace", destination: logs.stream }),
-    env: { SEALPOST_RELAY: `smtp://127.0.0.1:${sink.port}` },
+    env: { SEALPOST_RELAY: `smtp://127.0.0.1:${sink.port}`, SEALPOST_WEBHOOK_ALLOW_HTTP_LOOPBACK: "true" },
   });
   const { app, adminKey } = ctx;
+  const hook = await app.api.inject({
+    method: "POST",
+    url: "/v1/webhooks",
+    headers: auth(adminKey),
+    payload: { url: hooks.url },
+  });
+  assert.equal(hook.statusCode, 201, hook.body);
   const surfaces = new Surfaces();
   const call = async (label: string, opts: InjectOptions, echoes: readonly EchoPath[] = ECHO.none) => {
     const res = await app.api.inject(opts);
@@ -300,6 +310,21 @@ test("canary PHI through batch, send_at, the Paubox API and SMTP submission: in 
   const events = await app.db.kysely.selectFrom("events").select(["type", "details"]).execute();
   assert.ok(events.some((e) => e.type === "scheduled") && events.some((e) => e.type === "cancelled"));
   surfaces.check("events table", JSON.stringify(events));
+  const outbox = () =>
+    app.db.kysely
+      .selectFrom("webhook_deliveries")
+      .select(["status"])
+      .where("event_id", "is not", null)
+      .execute();
+  await eventually(async () => {
+    const rows = await outbox();
+    return rows.length >= events.length && rows.every((r) => r.status === "succeeded") ? true : undefined;
+  }, 20_000);
+  assert.ok(hooks.received.length >= events.length, "every event reached the webhook");
+  surfaces.check(
+    "webhook payloads and headers",
+    hooks.received.map((r) => `${JSON.stringify(r.headers)}\n${r.body}`).join("\n"),
+  );
   await get("metrics", "/metrics");
 
   // The audit trail (ADR 0009): its entries, as listed, exported and verified, and the

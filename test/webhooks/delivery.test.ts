@@ -231,6 +231,13 @@ test("an endpoint failing for 24 hours is disabled and audited; a 410 disables a
   const entries = await auditRows(app.app, app.app.defaultOrgId, "webhook.disable");
   assert.equal(entries.length, 1);
   assert.equal(entries[0]?.target_id, hook.id);
+  // ... and an event in the events API, without a message.
+  const events = (
+    await app.app.api.inject({ url: "/v1/events?type=webhook_disabled", headers: auth(app.adminKey) })
+  ).json() as { data: { message_id: string | null; details: Record<string, unknown> }[] };
+  assert.equal(events.data.length, 1);
+  assert.equal(events.data[0]?.message_id, null);
+  assert.deepEqual(events.data[0]?.details, { webhook_id: hook.id, reason: "failing" });
   // Disabled: a test send is refused until the endpoint is enabled again.
   assert.equal((await testSend(app, hook.id)).statusCode, 409);
   const enable = await app.app.api.inject({
