@@ -2,8 +2,6 @@ import type { MessageBody } from "../core/body.ts";
 import { bodyBuffer } from "../core/body.ts";
 import { splitMessage } from "./entity.ts";
 import { ENCRYPTION_ERRORS } from "./errors.ts";
-import { encryptArmored, pgpMimeMessage } from "./pgp.ts";
-import { envelope, smimeMessage } from "./smime.ts";
 import type { RecipientKey } from "./types.ts";
 
 /**
@@ -20,11 +18,16 @@ import type { RecipientKey } from "./types.ts";
 export async function encryptMessage(raw: MessageBody, key: RecipientKey): Promise<Buffer> {
   const { outer, entity } = splitMessage(raw);
   const plaintext = bodyBuffer(entity);
+  // pkijs and openpgp are loaded on first use (about 20 MB each per thread).
   switch (key.kind) {
-    case "smime":
+    case "smime": {
+      const { envelope, smimeMessage } = await import("./smime.ts");
       return smimeMessage(outer, await envelope(plaintext, key.material));
-    case "pgp":
+    }
+    case "pgp": {
+      const { encryptArmored, pgpMimeMessage } = await import("./pgp.ts");
       return pgpMimeMessage(outer, await encryptArmored(plaintext, key.material));
+    }
     default:
       throw new Error(ENCRYPTION_ERRORS.unknownKind);
   }

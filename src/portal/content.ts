@@ -5,7 +5,6 @@ import { countView } from "../store/portal.ts";
 import { anonymous, recordPortal } from "./events.ts";
 import { sendReply } from "./mail.ts";
 import type { MessageView } from "./pages/message.ts";
-import { sanitizeMessageHtml } from "./sanitize.ts";
 import { contentOf, type OpenLink } from "./state.ts";
 import type { PortalActor, PortalDeps } from "./types.ts";
 
@@ -22,6 +21,8 @@ export async function viewMessage(
   actor: PortalActor,
 ): Promise<MessageView> {
   const c = contentOf(open);
+  // sanitize-html is loaded on first view (about 20 MB a node without portal traffic need not hold).
+  const { sanitizeMessageHtml } = await import("./sanitize.ts");
   await countView(open.scope, open.link.id);
   await recordPortal(deps, open.link, "portal_viewed", anonymous(actor));
   return {

@@ -6,8 +6,6 @@
  */
 
 import { MAX_KEY_CHARS, type RecipientKeyKind, refuse, type ValidatedKey } from "./key-facts.ts";
-import { validatePgpKey } from "./validate-pgp.ts";
-import { validateSmimeCertificate } from "./validate-smime.ts";
 
 export type { RecipientKeyKind, ValidatedKey } from "./key-facts.ts";
 
@@ -23,6 +21,9 @@ export async function validateRecipientKey(
 ): Promise<ValidatedKey> {
   const field = kind === "smime" ? "certificate" : "public_key";
   if (text.length > MAX_KEY_CHARS) throw refuse(field, "The key is too large.");
-  if (kind === "smime") return validateSmimeCertificate(text, address, now);
-  return validatePgpKey(text, address, now);
+  // pkijs and openpgp are loaded on first use: about 20 MB each that a node which never
+  // sees a recipient key need not hold.
+  if (kind === "smime")
+    return (await import("./validate-smime.ts")).validateSmimeCertificate(text, address, now);
+  return (await import("./validate-pgp.ts")).validatePgpKey(text, address, now);
 }
