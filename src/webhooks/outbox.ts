@@ -96,8 +96,12 @@ export class WebhookOutbox {
   }
 }
 
-/** A pending delivery of `event` to endpoint `webhookId`, due now. */
-export function outboxRow(webhookId: string, e: EventLike, now: number): WebhookDeliveriesTable {
+/** A pending delivery of `e` to one endpoint, due now; `e.id` null for a test send. */
+export function outboxRow(
+  webhookId: string,
+  e: Pick<EventsTable, "org_id" | "type"> & { id: string | null },
+  now: number,
+): WebhookDeliveriesTable {
   return {
     id: newId("whd", now),
     org_id: e.org_id,

@@ -4,6 +4,7 @@ import type { Clock } from "../core/clock.ts";
 import { SealpostError } from "../core/errors.ts";
 import { newId } from "../core/ids.ts";
 import type { Keyring } from "../core/keyring.ts";
+import { EVENT_TYPES } from "../events/types.ts";
 import type { Db } from "../store/db.ts";
 import type { WebhookDeliveriesTable, WebhooksTable } from "../store/schema.ts";
 import type { OrgScope } from "../store/scope.ts";
@@ -17,7 +18,7 @@ import {
   updateWebhook,
   type WebhookPatch,
 } from "../store/webhooks.ts";
-import type { WebhookOutbox } from "./outbox.ts";
+import { outboxRow, type WebhookOutbox } from "./outbox.ts";
 import { TEST_EVENT } from "./payload.ts";
 import { newSecret, openSecret, sealSecret, secretAad } from "./sign.ts";
 import { checkWebhookUrl, type HostLookup, type UrlPolicy } from "./ssrf.ts";
@@ -39,28 +40,11 @@ export interface WebhookDeps {
   lookup?: HostLookup;
 }
 
-/** The event types an endpoint may subscribe to (PRODUCT §12, the portal's, ADR 0011 §2). */
-export const EVENT_TYPES: readonly string[] = [
-  "queued",
-  "scheduled",
-  "sent",
-  "delivered",
-  "deferred",
-  "bounced",
-  "failed",
-  "suppressed",
-  "cancelled",
-  "opened",
-  "report",
-  "portal_notified",
-  "portal_code_sent",
-  "portal_code_failed",
-  "portal_locked",
-  "portal_viewed",
-  "portal_downloaded",
-  "portal_replied",
-  "portal_revoked",
-];
+/**
+ * The event types an endpoint may subscribe to: those of the events API (ADR 0011 §2) but
+ * `webhook_disabled`, which is recorded, not sent.
+ */
+export const WEBHOOK_EVENT_TYPES: readonly string[] = EVENT_TYPES.filter((t) => t !== "webhook_disabled");
 
 export interface WebhookChange {
   readonly url?: string;
@@ -80,7 +64,7 @@ export const MAX_OVERLAP_HOURS = 168;
 function checkTypes(types: readonly string[]): string[] {
   const unique = [...new Set(types)];
   for (const t of unique)
-    if (!EVENT_TYPES.includes(t))
+    if (!WEBHOOK_EVENT_TYPES.includes(t))
       throw new SealpostError("invalid_value", {
         field: "event_types",
         detail: `event_types may hold only: ${EVENT_TYPES.join(", ")}.`,
@@ -246,22 +230,7 @@ export async function queueTest(
       detail: "The webhook is disabled; enable it before a test send.",
     });
   const now = deps.clock.now();
-  const delivery: WebhookDeliveriesTable = {
-    id: newId("whd", now),
-    org_id: scope.orgId,
-    webhook_id: id,
-    event_id: null,
-    event_type: TEST_EVENT,
-    status: "pending",
-    attempts: 0,
-    due_at: now,
-    lease_owner: null,
-    last_status: null,
-    last_error: null,
-    created_at: now,
-    updated_at: now,
-    delivered_at: null,
-  };
+  const delivery = outboxRow(id, { id: null, org_id: scope.orgId, type: TEST_EVENT }, now);
   await insertOrgDeliveries(scope, [delivery]);
   return delivery;
 }

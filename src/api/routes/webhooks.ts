@@ -4,13 +4,13 @@ import {
   changeWebhook,
   createWebhook,
   deliveriesOfWebhook,
-  EVENT_TYPES,
   getWebhook,
   listOrgWebhooks,
   MAX_OVERLAP_HOURS,
   queueTest,
   removeWebhook,
   rotateWebhookSecret,
+  WEBHOOK_EVENT_TYPES,
   type WebhookChange,
   type WebhookDeps,
 } from "../../webhooks/service.ts";
@@ -46,7 +46,7 @@ const FIELDS = ["url", "event_types", "enabled"];
 function change(body: Body): WebhookChange {
   const url = optionalString(body, "url");
   const types = stringList(body, "event_types");
-  if (types !== undefined && types !== null && types.length > EVENT_TYPES.length)
+  if (types !== undefined && types !== null && types.length > WEBHOOK_EVENT_TYPES.length)
     throw new SealpostError("invalid_value", { field: "event_types", detail: "Too many event types." });
   const enabled = optionalBoolean(body, "enabled");
   return {
@@ -65,10 +65,19 @@ const bodySchema = {
     url: { type: "string", format: "uri", maxLength: 2048 },
     event_types: {
       type: "array",
-      items: { type: "string", enum: EVENT_TYPES },
+      items: { type: "string", enum: WEBHOOK_EVENT_TYPES },
       description: "Empty: every type.",
     },
     enabled: { type: "boolean", default: true },
+  },
+} as const;
+
+/** `limit` and `cursor` of the two lists (endpoints, an endpoint's deliveries). */
+const pageQuerySchema = {
+  type: "object",
+  properties: {
+    limit: { type: "integer", minimum: 1, maximum: 100, default: 20 },
+    cursor: { type: "string" },
   },
 } as const;
 
@@ -118,13 +127,7 @@ export function registerWebhookRoutes(app: FastifyInstance, api: ApiDeps): void 
       schema: {
         summary: "List webhook endpoints, newest first",
         tags: ["webhooks"],
-        querystring: {
-          type: "object",
-          properties: {
-            limit: { type: "integer", minimum: 1, maximum: 100, default: 20 },
-            cursor: { type: "string" },
-          },
-        },
+        querystring: pageQuerySchema,
       },
     },
     async (request) => {
@@ -250,13 +253,7 @@ export function registerWebhookRoutes(app: FastifyInstance, api: ApiDeps): void 
         summary: "The endpoint's delivery log, newest first",
         tags: ["webhooks"],
         params: idParam,
-        querystring: {
-          type: "object",
-          properties: {
-            limit: { type: "integer", minimum: 1, maximum: 100, default: 20 },
-            cursor: { type: "string" },
-          },
-        },
+        querystring: pageQuerySchema,
       },
     },
     async (request) => {
