@@ -133,6 +133,18 @@ export function insertOrg<T extends OrgTable>(
 }
 
 /** Runs `run` in one transaction, with a scope of the same org and mode on it. */
+/**
+ * Reads in one snapshot, so a view made of several queries is consistent (a delivery's
+ * status and its events): REPEATABLE READ on PostgreSQL; a SQLite transaction reads one
+ * snapshot of the WAL anyway.
+ */
+export function orgSnapshot<R>(scope: OrgScope, run: (tx: OrgScope) => Promise<R>): Promise<R> {
+  return scope.db.kysely
+    .transaction()
+    .setIsolationLevel("repeatable read")
+    .execute((trx) => run({ db: { ...scope.db, kysely: trx }, orgId: scope.orgId, mode: scope.mode }));
+}
+
 export function orgTransaction<R>(scope: OrgScope, run: (tx: OrgScope) => Promise<R>): Promise<R> {
   return scope.db.kysely
     .transaction()

@@ -7,6 +7,7 @@ import { submitBatch, submitMessage } from "../../core/submit.ts";
 import { blindIndex } from "../../crypto/blind-index.ts";
 import { cancelPending, deliveriesOf, eventsOf, findMessage, listMessages } from "../../store/messages.ts";
 import type { DeliveryStatus } from "../../store/schema.ts";
+import { orgSnapshot } from "../../store/scope.ts";
 import { access } from "../access.ts";
 import { principalOf } from "../authn-hook.ts";
 import type { ApiDeps } from "../context.ts";
@@ -129,11 +130,12 @@ export function registerMessageRoutes(app: FastifyInstance, deps: ApiDeps): void
       if (m === undefined) throw new SealpostError("not_found");
       // Retention shredded the content: the metadata and evidence below remain.
       if (wantContent && m.content_purged_at !== null) throw new SealpostError("content_purged");
-      const [deliveries, events, dek] = await Promise.all([
-        deliveriesOf(scope, [m.id]),
-        eventsOf(scope, m.id),
-        messageDek(deps.keyring, m),
+      // One snapshot: a delivery's status and its events agree even while a worker records.
+      const [deliveries, events] = await orgSnapshot(scope, async (tx) => [
+        await deliveriesOf(tx, [m.id]),
+        await eventsOf(tx, m.id),
       ]);
+      const dek = await messageDek(deps.keyring, m);
       return messageView(m, deliveries, dek, { events, content: wantContent });
     },
   );
