@@ -12,7 +12,7 @@ import { encryptMessage } from "../encryption/encrypt.ts";
 import type { PolicyCache } from "../policy/org-policy.ts";
 import type { OrgPolicy } from "../policy/types.ts";
 import { portalNotice } from "../portal/notice.ts";
-import { keysForAddress } from "../recipient-keys/lookup.ts";
+import { keysForIndex } from "../recipient-keys/lookup.ts";
 import type { Db } from "../store/db.ts";
 import type { DeliveriesTable } from "../store/schema.ts";
 import type { PreparedMessage } from "./prepare.ts";
@@ -63,12 +63,13 @@ export function previousProtection(
 }
 
 export async function deliverProtected(deps: ProtectDeps, req: ProtectRequest): Promise<ProtectedAttempt> {
-  const { message, delivery, recipient } = req;
+  const { message, delivery } = req;
   const policy = await deps.policies.get(message.orgId);
-  const keys = await keysForAddress(
+  // The delivery row carries the recipient's blind index (computed at submit): no second HMAC.
+  const keys = await keysForIndex(
     { db: deps.db, keyring: deps.keyring },
     message.orgId,
-    recipient,
+    delivery.recipient_bidx,
     deps.now(),
   );
   const plan = chooseProtection({
