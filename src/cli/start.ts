@@ -69,9 +69,9 @@ export async function startCommand(
     if (config.bootstrapKey === undefined)
       lines.push("", "Create a key with: npx sealpost keys create --org default --mode test --json");
   }
-  if (!opts.json) print(lines.join("\n"));
-  app.logger.info({ roles, store: app.db.dialect }, "started");
-  const code = await new Promise<number>((resolve) => {
+  // The signal handlers go in before the banner: a supervisor (or a test) may signal as
+  // soon as it reads "listening on".
+  const stopped = new Promise<number>((resolve) => {
     const stop = (signal: string) => {
       app.logger.info({ signal }, "shutting down");
       resolve(0);
@@ -83,6 +83,9 @@ export async function startCommand(
     onFatal = () => resolve(1);
     if (workerFailed) resolve(1);
   });
+  if (!opts.json) print(lines.join("\n"));
+  app.logger.info({ roles, store: app.db.dialect }, "started");
+  const code = await stopped;
   await app.close();
   return code;
 }
