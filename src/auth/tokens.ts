@@ -1,6 +1,7 @@
-import { createHash, createHmac, timingSafeEqual } from "node:crypto";
+import { createHash, timingSafeEqual } from "node:crypto";
 import { newId, type RandomSource } from "../core/ids.ts";
 import { pooledRandomBytes } from "../crypto/random.ts";
+import { hmacSha256 } from "../crypto/secret-key.ts";
 
 /**
  * API-key tokens (ADR 0008 §2): `sp_{live|test}_<26-char key ULID>_<43 base62>`. The whole
@@ -67,7 +68,7 @@ export function parseToken(token: string): ParsedToken | null {
 
 /** The hash at rest of a token (hash_alg `hmac-sha256`). */
 export function hashToken(pepper: Buffer, token: string): string {
-  return createHmac("sha256", pepper).update(token, "utf8").digest("hex");
+  return hmacSha256(pepper).update(token, "utf8").digest("hex");
 }
 
 /** The unkeyed SHA-256 of keys made before migration 0006 (hash_alg `sha256`). */

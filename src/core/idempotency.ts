@@ -1,4 +1,5 @@
-import { createHash, createHmac } from "node:crypto";
+import { createHash } from "node:crypto";
+import { hmacSha256 } from "../crypto/secret-key.ts";
 import { deliveriesOf, findBatch, findByIdempotency, findMessagesByIds } from "../store/messages.ts";
 import type { BatchesTable } from "../store/schema.ts";
 import { scopeOf } from "../store/scope.ts";
@@ -80,7 +81,7 @@ export async function idempotencyOf(
   const { indexKey } = await deps.keyring.orgKeys(principal.orgId);
   const space = principal.mode === "test" ? `${namespace}:test` : namespace;
   return {
-    hash: createHmac("sha256", indexKey).update(`${space}\0${key}`).digest("base64url"),
+    hash: hmacSha256(indexKey).update(`${space}\0${key}`).digest("base64url"),
     request: createHash("sha256").update(canonicalJson(input)).digest("base64url"),
   };
 }

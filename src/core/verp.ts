@@ -1,4 +1,5 @@
-import { createHmac, timingSafeEqual } from "node:crypto";
+import { timingSafeEqual } from "node:crypto";
+import { hmacSha256 } from "../crypto/secret-key.ts";
 
 /**
  * VERP return paths: each delivery's envelope sender is `b+<delivery id>-<tag>@bounce.<from
@@ -8,7 +9,7 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 const VERP = /^b\+(dlv_[0-9a-z]{26})-([0-9a-z]{16})@bounce\.([a-z0-9.-]+)$/;
 
 function tag(indexKey: Buffer, deliveryId: string): string {
-  return createHmac("sha256", indexKey).update(`verp\0${deliveryId}`).digest("hex").slice(0, 16);
+  return hmacSha256(indexKey).update(`verp\0${deliveryId}`).digest("hex").slice(0, 16);
 }
 
 export function verpAddress(indexKey: Buffer, deliveryId: string, fromDomain: string): string {

@@ -2,13 +2,13 @@ import {
   type Cipheriv,
   createCipheriv,
   createDecipheriv,
-  createSecretKey,
   type Decipheriv,
   type KeyObject,
 } from "node:crypto";
 import type { RandomSource } from "../core/ids.ts";
 import { CryptoError } from "./crypto-error.ts";
 import { pooledRandomBytes } from "./random.ts";
+import { secretKeyOf } from "./secret-key.ts";
 
 /**
  * AES-256-GCM with a versioned envelope:
@@ -27,17 +27,9 @@ const HEADER_BYTES = 1 + IV_BYTES;
 /** The size of a sealed empty plaintext; every sealed blob is at least this long. */
 export const SEAL_OVERHEAD = HEADER_BYTES + TAG_BYTES;
 
-/** Key objects per key buffer: building one per call showed in the profile. */
-const keyObjects = new WeakMap<Buffer, KeyObject>();
-
 function checkKey(key: Buffer): KeyObject {
   if (key.length !== KEY_BYTES) throw new CryptoError(`AEAD key must be ${KEY_BYTES} bytes`);
-  let ko = keyObjects.get(key);
-  if (ko === undefined) {
-    ko = createSecretKey(key);
-    keyObjects.set(key, ko);
-  }
-  return ko;
+  return secretKeyOf(key);
 }
 
 /**

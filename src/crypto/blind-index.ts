@@ -1,7 +1,7 @@
-import { createHmac } from "node:crypto";
 import { domainToASCII } from "node:url";
 import { SealpostError } from "../core/errors.ts";
 import { CryptoError } from "./crypto-error.ts";
+import { hmacSha256 } from "./secret-key.ts";
 
 /**
  * Blind indexes let the store find rows by address or domain while the address itself
@@ -64,6 +64,6 @@ export function blindIndex(key: Buffer, value: string, purpose: BlindIndexPurpos
   if (key.length < MIN_KEY_BYTES)
     throw new CryptoError(`blind index key must be at least ${MIN_KEY_BYTES} bytes`);
   const normalized = purpose === "address" ? normalizeAddress(value) : normalizeDomain(value);
-  const mac = createHmac("sha256", key).update(`${purpose}\0${normalized}`, "utf8").digest();
+  const mac = hmacSha256(key).update(`${purpose}\0${normalized}`, "utf8").digest();
   return mac.subarray(0, INDEX_BYTES).toString("base64url");
 }

@@ -1,4 +1,5 @@
-import { createHmac, timingSafeEqual } from "node:crypto";
+import { timingSafeEqual } from "node:crypto";
+import { hmacSha256 } from "../crypto/secret-key.ts";
 
 /**
  * The token of an open-tracking pixel (ADR 0011 §6): it names the org and the message and
@@ -11,7 +12,7 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 const TOKEN = /^(org_[0-9a-z]{26})_(msg_[0-9a-z]{26})_([0-9a-f]{32})$/;
 
 function mac(indexKey: Buffer, orgId: string, messageId: string): string {
-  return createHmac("sha256", indexKey).update(`open\0${orgId}\0${messageId}`).digest("hex").slice(0, 32);
+  return hmacSha256(indexKey).update(`open\0${orgId}\0${messageId}`).digest("hex").slice(0, 32);
 }
 
 export function openToken(indexKey: Buffer, orgId: string, messageId: string): string {

@@ -1,4 +1,5 @@
-import { createHmac, randomInt, timingSafeEqual } from "node:crypto";
+import { randomInt, timingSafeEqual } from "node:crypto";
+import { hmacSha256 } from "../crypto/secret-key.ts";
 
 /**
  * One-time codes of the portal (ADR 0010 §6): 6 digits, valid 10 minutes, stored as an
@@ -13,7 +14,7 @@ export function newCode(random: (max: number) => number = randomInt): string {
 }
 
 export function codeHash(indexKey: Buffer, linkId: string, code: string): string {
-  return createHmac("sha256", indexKey).update(`portal-code:${linkId}:${code}`, "utf8").digest("hex");
+  return hmacSha256(indexKey).update(`portal-code:${linkId}:${code}`, "utf8").digest("hex");
 }
 
 /** The typed code, spaces and dashes removed (phones group digits); null when it is no code. */
