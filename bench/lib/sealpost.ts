@@ -137,7 +137,9 @@ export async function startInstance(
     process.stderr.write(
       "[bench] warning: dist/ is stale (sources changed): this instance runs the TypeScript sources; its memory figures are not comparable\n",
     );
-  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, BIN, "start"], {
+  // BENCH_SEALPOST_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") reach every instance.
+  const extra = (process.env.BENCH_SEALPOST_NODE_ARGS ?? "").split(" ").filter((a) => a !== "");
+  const child: ChildProcess = spawn(process.execPath, [...extra, ...nodeArgs, BIN, "start"], {
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...prepared.env },
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -106,6 +106,7 @@ Options (env, or \`npm run bench -- --flag value\`):
 | \`BENCH_ATTACHMENT_BYTES\`, \`BENCH_ATTACHMENT_RECIPIENTS\` | | 25 MiB, 50 | the memory run |
 | \`BENCH_MAX_MINUTES\` | \`--max-minutes\` | 20 | whole-run budget; what does not fit is skipped and listed |
 | \`BENCH_DATABASE_URL\` | | postgres://postgres@127.0.0.1:5432/postgres | admin URL; a fresh database per run |
+| \`BENCH_SEALPOST_NODE_ARGS\` | | – | node flags for every sealpost process (e.g. \`--cpu-prof --cpu-prof-dir=DIR\`) |
 | \`BENCH_SINK_NODE_ARGS\` | | – | node flags for the receiving server (e.g. \`--cpu-prof\`) |
 | \`SEALPOST_*\` | | sealpost defaults | passed to every sealpost process (tuning experiments) |
 

@@ -1,9 +1,10 @@
 import { join } from "node:path";
-import { Kysely, PostgresDialect, SqliteDialect } from "kysely";
+import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
 import type { DatabaseTarget } from "../config/schema.ts";
 import type { Database } from "./schema.ts";
 import { openSqlite } from "./sqlite.ts";
+import { SplitSqliteDialect } from "./sqlite-driver.ts";
 
 export type Dialect = "sqlite" | "postgres";
 
@@ -42,8 +43,9 @@ export function openDb(target: DatabaseTarget, dataDir: string, opts: { poolSize
     };
   }
   const path = target.path ?? join(dataDir, "sealpost.db");
-  const { database } = openSqlite(path);
-  const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+  const writer = openSqlite(path);
+  const reader = openSqlite(path, { reader: true });
+  const kysely = new Kysely<Database>({ dialect: new SplitSqliteDialect({ writer, reader }) });
   return { kysely, dialect: "sqlite", description: `sqlite:${path}`, close: () => kysely.destroy() };
 }
 

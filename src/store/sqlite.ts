@@ -9,6 +9,10 @@ import type { SqliteDatabase, SqliteStatement } from "kysely";
  *
  * Durability: WAL with synchronous=FULL, so a committed transaction is on disk before
  * the commit returns (an acknowledged write survives power loss).
+ *
+ * No busy timeout: a connection that finds the write lock taken fails at once, and the
+ * driver (sqlite-driver.ts) waits on a timer and retries, so the event loop never sleeps
+ * inside SQLite while another thread commits.
  */
 const CACHE_LIMIT = 256;
 
@@ -28,13 +32,20 @@ function adapt(stmt: StatementSync): SqliteStatement {
   };
 }
 
-export function openSqlite(path: string): { database: SqliteDatabase; raw: DatabaseSync } {
+/** The read-write connection (first: it puts a new file in WAL mode) or a read-only one. */
+export function openSqlite(
+  path: string,
+  opts: { reader?: boolean } = {},
+): { database: SqliteDatabase; raw: DatabaseSync } {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const raw = new DatabaseSync(path);
-  raw.exec("PRAGMA journal_mode = WAL");
-  raw.exec("PRAGMA synchronous = FULL");
-  raw.exec("PRAGMA busy_timeout = 10000");
-  raw.exec("PRAGMA foreign_keys = ON");
+  if (opts.reader === true) raw.exec("PRAGMA query_only = ON");
+  else {
+    raw.exec("PRAGMA journal_mode = WAL");
+    raw.exec("PRAGMA synchronous = FULL");
+    raw.exec("PRAGMA foreign_keys = ON");
+  }
+  raw.exec("PRAGMA busy_timeout = 0");
   const cache = new Map<string, SqliteStatement>();
   const database: SqliteDatabase = {
     close: () => raw.close(),
