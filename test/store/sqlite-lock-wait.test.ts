@@ -14,6 +14,7 @@ import { retryWhileBusy } from "../../src/store/sqlite-driver.ts";
 import { tempDir } from "../helpers/app.ts";
 
 const HOLD_MS = 120;
+const SQLITE_ONLY = { skip: process.env.SEALPOST_TEST_STORE === "postgres" };
 
 async function setup(t: import("node:test").TestContext) {
   const dir = tempDir();
@@ -44,9 +45,7 @@ function holdLock(other: DatabaseSync): void {
   setTimeout(() => other.exec("commit"), HOLD_MS);
 }
 
-test("a write transaction waits for the lock without stopping the event loop", {
-  skip: process.env.SEALPOST_TEST_STORE === "postgres",
-}, async (t) => {
+test("a write transaction waits for the lock without stopping the event loop", SQLITE_ONLY, async (t) => {
   const { db, other } = await setup(t);
   holdLock(other);
   const ticks = await ticksDuring(
@@ -62,9 +61,7 @@ test("a write transaction waits for the lock without stopping the event loop", {
   );
 });
 
-test("a statement outside a transaction is retried once the lock is free", {
-  skip: process.env.SEALPOST_TEST_STORE === "postgres",
-}, async (t) => {
+test("a statement outside a transaction is retried once the lock is free", SQLITE_ONLY, async (t) => {
   const { db, other } = await setup(t);
   holdLock(other);
   const ticks = await ticksDuring(sql`insert into t values (2)`.execute(db.kysely));
@@ -73,9 +70,7 @@ test("a statement outside a transaction is retried once the lock is free", {
   assert.equal(rows.rows[0]?.n, 2);
 });
 
-test("reads are not held up by a writer, inside a read transaction or not", {
-  skip: process.env.SEALPOST_TEST_STORE === "postgres",
-}, async (t) => {
+test("reads are not held up by a writer, inside a read transaction or not", SQLITE_ONLY, async (t) => {
   const { db, other } = await setup(t);
   other.exec("begin immediate");
   // The writer lets go only when the test ends: reads that waited for it would not return.
@@ -111,9 +106,7 @@ test("the wait is bounded: after it, the busy error is the caller's", async () =
   assert.equal(attempts, 1);
 });
 
-test("a read does not wait for this process's own open transaction", {
-  skip: process.env.SEALPOST_TEST_STORE === "postgres",
-}, async (t) => {
+test("a read does not wait for this process's own open transaction", SQLITE_ONLY, async (t) => {
   const { db } = await setup(t);
   let finish!: () => void;
   const held = new Promise<void>((resolve) => {
@@ -139,9 +132,7 @@ test("a read does not wait for this process's own open transaction", {
   assert.equal(after.rows[0]?.n, 1);
 });
 
-test("writes outside a transaction take turns with transactions, in order", {
-  skip: process.env.SEALPOST_TEST_STORE === "postgres",
-}, async (t) => {
+test("writes outside a transaction take turns with transactions, in order", SQLITE_ONLY, async (t) => {
   const { db } = await setup(t);
   const order: number[] = [];
   await Promise.all([
@@ -161,9 +152,7 @@ test("writes outside a transaction take turns with transactions, in order", {
   );
 });
 
-test("a failed transaction is rolled back and lets the next one in", {
-  skip: process.env.SEALPOST_TEST_STORE === "postgres",
-}, async (t) => {
+test("a failed transaction is rolled back and lets the next one in", SQLITE_ONLY, async (t) => {
   const { db } = await setup(t);
   await assert.rejects(
     db.kysely.transaction().execute(async (trx) => {
