@@ -5,6 +5,7 @@ import type { DatabaseTarget } from "../config/schema.ts";
 import type { Database } from "./schema.ts";
 import { openSqlite } from "./sqlite.ts";
 import { SplitSqliteDialect } from "./sqlite-driver.ts";
+import { type SyncFile, WalSync } from "./wal-sync.ts";
 
 export type Dialect = "sqlite" | "postgres";
 
@@ -26,7 +27,14 @@ const pgTypes = {
       : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
 };
 
-export function openDb(target: DatabaseTarget, dataDir: string, opts: { poolSize?: number } = {}): Db {
+export interface OpenDbOptions {
+  /** PostgreSQL pool size. */
+  poolSize?: number;
+  /** SQLite: how a file is synced (ADR 0013); tests pass one that observes or holds syncs. */
+  syncFile?: SyncFile;
+}
+
+export function openDb(target: DatabaseTarget, dataDir: string, opts: OpenDbOptions = {}): Db {
   if (target.kind === "postgres") {
     const pool = new pg.Pool({ connectionString: target.url, max: opts.poolSize ?? 10, types: pgTypes });
     // An idle connection the server ends (a restart, pg_terminate_backend, DROP DATABASE …
@@ -45,7 +53,8 @@ export function openDb(target: DatabaseTarget, dataDir: string, opts: { poolSize
   const path = target.path ?? join(dataDir, "sealpost.db");
   const writer = openSqlite(path);
   const reader = openSqlite(path, { reader: true });
-  const kysely = new Kysely<Database>({ dialect: new SplitSqliteDialect({ writer, reader }) });
+  const sync = new WalSync(path, opts.syncFile);
+  const kysely = new Kysely<Database>({ dialect: new SplitSqliteDialect({ writer, reader, sync }) });
   return { kysely, dialect: "sqlite", description: `sqlite:${path}`, close: () => kysely.destroy() };
 }
 

@@ -8,6 +8,7 @@ import {
   SqliteDialect,
   type TransactionSettings,
 } from "kysely";
+import type { WalSync } from "./wal-sync.ts";
 
 /**
  * Kysely's SQLite driver, rebuilt for a server that must not stall (ADR 0012).
@@ -32,6 +33,11 @@ import {
  *
  * The wait is bounded like the busy timeout it replaces; after that the busy error is the
  * caller's.
+ *
+ * Commits do not sync on the event loop (ADR 0013): the write connection runs with
+ * `synchronous = NORMAL`, and a commit resolves once `WalSync` has synced the WAL on the
+ * thread pool. The turn is released first, so the next transaction writes while the fsync
+ * runs. Reads wait for the sync of every commit before them: nothing unsynced is shown.
  */
 export const BUSY_WAIT_MS = 10_000;
 
@@ -82,6 +88,8 @@ export interface SqliteConnections {
   writer: { database: SqliteDatabase; raw: DatabaseSync };
   /** A read-only (`query_only`) connection to the same file. */
   reader: { database: SqliteDatabase };
+  /** Makes the write connection's commits durable. */
+  sync: WalSync;
 }
 
 /** Statements that only read: sent to the read connection when outside a transaction. */
@@ -113,8 +121,9 @@ class SplitConnection implements DatabaseConnection {
   }
 
   async begin(settings: TransactionSettings): Promise<void> {
-    const release = await this.#turn.take();
     const readOnly = settings.isolationLevel === "repeatable read" || settings.accessMode === "read only";
+    if (readOnly) await this.#synced();
+    const release = await this.#turn.take();
     try {
       const writer = this.#c.writer.database;
       await retryWhileBusy(() => execute(writer, CompiledQuery.raw(readOnly ? "begin" : "begin immediate")));
@@ -133,6 +142,7 @@ class SplitConnection implements DatabaseConnection {
       // land in another caller's transaction.
       execute(writer.database, CompiledQuery.raw("commit"));
       this.release();
+      await this.#c.sync.committed();
       return;
     }
     try {
@@ -151,17 +161,29 @@ class SplitConnection implements DatabaseConnection {
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
     if (this.#release !== null) return execute<R>(this.#c.writer.database, query);
-    if (isRead(query.sql)) return execute<R>(this.#c.reader.database, query);
+    if (isRead(query.sql)) {
+      await this.#synced();
+      return execute<R>(this.#c.reader.database, query);
+    }
     const release = await this.#turn.take();
+    let result: QueryResult<R>;
     try {
-      return await retryWhileBusy(() => execute<R>(this.#c.writer.database, query));
+      result = await retryWhileBusy(() => execute<R>(this.#c.writer.database, query));
     } finally {
       release();
     }
+    await this.#c.sync.committed();
+    return result;
+  }
+
+  /** Waits until no commit of this driver is still unsynced (ADR 0013). */
+  async #synced(): Promise<void> {
+    if (this.#c.sync.pending) await this.#c.sync.durable();
   }
 
   async *streamQuery<R>(query: CompiledQuery): AsyncIterableIterator<QueryResult<R>> {
     if (!isRead(query.sql)) throw new Error("the SQLite driver streams select queries only");
+    if (this.#release === null) await this.#synced();
     const db = this.#release === null ? this.#c.reader.database : this.#c.writer.database;
     for (const row of db.prepare(query.sql).iterate(query.parameters)) yield { rows: [row as R] };
   }
@@ -198,6 +220,8 @@ class SplitDriver implements Driver {
   }
 
   async destroy(): Promise<void> {
+    // Callers wait for their own commits; this covers a commit whose caller stopped waiting.
+    await this.#c.sync.durable().catch(() => {});
     this.#c.reader.database.close();
     this.#c.writer.database.close();
   }

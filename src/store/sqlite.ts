@@ -7,8 +7,9 @@ import type { SqliteDatabase, SqliteStatement } from "kysely";
  * Adapts Node's built-in `node:sqlite` to the better-sqlite3 shape Kysely's SqliteDialect
  * expects. node:sqlite needs no native build, so `npm install` works on any machine.
  *
- * Durability: WAL with synchronous=FULL, so a committed transaction is on disk before
- * the commit returns (an acknowledged write survives power loss).
+ * Durability: WAL with synchronous=NORMAL, and the driver syncs the WAL on the thread
+ * pool before a commit resolves (wal-sync.ts, ADR 0013): an acknowledged write survives
+ * power loss, and the event loop never waits on the disk.
  *
  * No busy timeout: a connection that finds the write lock taken fails at once, and the
  * driver (sqlite-driver.ts) waits on a timer and retries, so the event loop never sleeps
@@ -42,7 +43,7 @@ export function openSqlite(
   if (opts.reader === true) raw.exec("PRAGMA query_only = ON");
   else {
     raw.exec("PRAGMA journal_mode = WAL");
-    raw.exec("PRAGMA synchronous = FULL");
+    raw.exec("PRAGMA synchronous = NORMAL");
     raw.exec("PRAGMA foreign_keys = ON");
   }
   raw.exec("PRAGMA busy_timeout = 0");
