@@ -221,7 +221,7 @@ class SplitDriver implements Driver {
 
   async destroy(): Promise<void> {
     // Callers wait for their own commits; this covers a commit whose caller stopped waiting.
-    await this.#c.sync.durable().catch(() => {});
+    await this.#c.sync.close();
     this.#c.reader.database.close();
     this.#c.writer.database.close();
   }

@@ -1,4 +1,5 @@
-import { open } from "node:fs/promises";
+import { closeSync, fdatasync, close as fsClose, open as fsOpen } from "node:fs";
+import { promisify } from "node:util";
 
 /**
  * Durability for SQLite commits made with `synchronous = NORMAL` (ADR 0013): `fdatasync` of
@@ -12,24 +13,53 @@ import { open } from "node:fs/promises";
  */
 export type SyncFile = (path: string) => Promise<void>;
 
-/** fdatasync of `path`, or of `fallback` when `path` does not exist. */
-async function syncFirstExisting(path: string, fallback: string): Promise<void> {
-  let handle: Awaited<ReturnType<typeof open>>;
-  try {
-    handle = await open(path, "r");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-    handle = await open(fallback, "r");
+const openFile = promisify(fsOpen);
+const closeFile = promisify(fsClose);
+const datasync = promisify(fdatasync);
+
+/**
+ * fdatasync of the WAL file through one descriptor kept open: SQLite never deletes the WAL
+ * while a connection of this process is open, only truncates it (the same inode), and it
+ * holds no POSIX lock on it, so our descriptor changes nothing for SQLite. Until the WAL
+ * exists (no commit has written a frame yet) the database file is synced instead.
+ */
+class WalFile {
+  readonly #wal: string;
+  readonly #db: string;
+  #fd: number | null = null;
+
+  constructor(dbPath: string) {
+    this.#wal = `${dbPath}-wal`;
+    this.#db = dbPath;
   }
-  try {
-    await handle.datasync();
-  } finally {
-    await handle.close();
+
+  async sync(): Promise<void> {
+    if (this.#fd === null) {
+      try {
+        this.#fd = await openFile(this.#wal, "r");
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+        const fd = await openFile(this.#db, "r");
+        try {
+          await datasync(fd);
+        } finally {
+          await closeFile(fd);
+        }
+        return;
+      }
+    }
+    await datasync(this.#fd);
+  }
+
+  close(): void {
+    if (this.#fd !== null) closeSync(this.#fd);
+    this.#fd = null;
   }
 }
 
 export class WalSync {
   readonly #sync: () => Promise<void>;
+  readonly #file: WalFile | null;
   /** A commit ended since the last sync started. */
   #dirty = false;
   #running: Promise<void> | null = null;
@@ -38,8 +68,15 @@ export class WalSync {
 
   /** `dbPath`: the database file; its `-wal` file is synced. */
   constructor(dbPath: string, syncFile?: SyncFile) {
-    const wal = `${dbPath}-wal`;
-    this.#sync = syncFile === undefined ? () => syncFirstExisting(wal, dbPath) : () => syncFile(wal);
+    const file = syncFile === undefined ? new WalFile(dbPath) : null;
+    this.#file = file;
+    this.#sync = file === null ? () => (syncFile as SyncFile)(`${dbPath}-wal`) : () => file.sync();
+  }
+
+  /** Releases the WAL's descriptor, once every commit is on disk. */
+  async close(): Promise<void> {
+    await this.durable().catch(() => {});
+    this.#file?.close();
   }
 
   /** Call after a COMMIT returned: resolves once that commit is on disk. */
