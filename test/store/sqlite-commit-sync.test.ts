@@ -80,7 +80,10 @@ test("a commit resolves after a sync that started after it; commits during a syn
   held.started[1]?.release();
   await Promise.all([b, c]);
   assert.equal(held.started.length, 2);
-  assert.ok(held.started.every((s) => s.path === `${file}-wal`), "the WAL file is synced");
+  assert.ok(
+    held.started.every((s) => s.path === `${file}-wal`),
+    "the WAL file is synced",
+  );
 
   // Nothing unsynced: durable() answers without a sync.
   assert.equal(sync.pending, false);
@@ -97,7 +100,7 @@ test("a failed sync fails its commits and every later one", async () => {
   await assert.rejects(sync.committed(), { code: "ENOENT" });
 });
 
-test("the driver: commits and autocommit writes wait for their sync, reads for every unsynced commit", SQLITE_ONLY, async (t) => {
+test("driver: a commit waits for its sync, a read for every unsynced commit", SQLITE_ONLY, async (t) => {
   const dir = tempDir();
   const held = heldSyncs();
   const db = openDb({ kind: "sqlite", path: join(dir, "s.db") }, dir, { syncFile: held.syncFile });
@@ -110,12 +113,22 @@ test("the driver: commits and autocommit writes wait for their sync, reads for e
   held.started[0]?.release();
   await create;
 
-  const tx = db.kysely.transaction().execute((trx) => trx.insertInto("t" as never).values({ x: 1 } as never).execute());
+  const tx = db.kysely.transaction().execute((trx) =>
+    trx
+      .insertInto("t" as never)
+      .values({ x: 1 } as never)
+      .execute(),
+  );
   await held.startedCount(2);
   assert.equal(await state(tx), "pending", "the commit waits for its sync");
 
   // The write turn is free while the sync runs: the next transaction commits meanwhile.
-  const next = db.kysely.transaction().execute((trx) => trx.insertInto("t" as never).values({ x: 2 } as never).execute());
+  const next = db.kysely.transaction().execute((trx) =>
+    trx
+      .insertInto("t" as never)
+      .values({ x: 2 } as never)
+      .execute(),
+  );
   // A read waits until no commit before it is unsynced.
   const read = sql<{ n: number }>`select count(*) as n from t`.execute(db.kysely);
   assert.equal(await state(read), "pending", "the read waits for the unsynced commits");
@@ -134,7 +147,7 @@ test("the driver: commits and autocommit writes wait for their sync, reads for e
   assert.equal(held.started.length, 3);
 });
 
-test("the driver runs NORMAL and syncs the real WAL file: commits from many callers share syncs", SQLITE_ONLY, async (t) => {
+test("driver: NORMAL, the real WAL file synced, syncs shared by commits", SQLITE_ONLY, async (t) => {
   const dir = tempDir();
   const paths: string[] = [];
   const db = openDb({ kind: "sqlite", path: join(dir, "r.db") }, dir, {
@@ -150,7 +163,12 @@ test("the driver runs NORMAL and syncs the real WAL file: commits from many call
   const before = paths.length;
   await Promise.all(
     Array.from({ length: 50 }, (_, i) =>
-      db.kysely.transaction().execute((trx) => trx.insertInto("t" as never).values({ x: i } as never).execute()),
+      db.kysely.transaction().execute((trx) =>
+        trx
+          .insertInto("t" as never)
+          .values({ x: i } as never)
+          .execute(),
+      ),
     ),
   );
   const syncs = paths.length - before;
