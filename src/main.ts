@@ -4,7 +4,7 @@ import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { buildApi } from "./api/server.ts";
 import type { AuditLog } from "./audit/types.ts";
-import { createAuditLog } from "./audit/writer.ts";
+import { carryingAudit, createAuditLog } from "./audit/writer.ts";
 import { createAdmission, startAdmissionPruning } from "./auth/admission.ts";
 import { createAuthenticator, type KeyAuthenticator } from "./auth/authenticate.ts";
 import { loadPepper } from "./auth/instance-keys.ts";
@@ -237,7 +237,8 @@ export async function createSealpost(config: Config, opts: SealpostOptions = {})
   let threads: WorkerThread[] = [];
   const metrics = createMetrics(db, clock);
   const committer = new GroupCommitter<SubmissionRows>(async (items) => {
-    await insertSubmissions(db, items, await webhookOutbox.rowsFor(items.flatMap((i) => i.events)));
+    const hooks = await webhookOutbox.rowsFor(items.flatMap((i) => i.events));
+    await carryingAudit(audit, (entries) => insertSubmissions(db, items, hooks, entries));
     for (const i of items) metrics.accepted.inc({ mode: i.message.mode });
   });
   const submit: SubmitDeps = {

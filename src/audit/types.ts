@@ -1,4 +1,5 @@
 import type { ErrorCode } from "../core/errors.ts";
+import type { ChainDrafts } from "../store/audit.ts";
 
 /**
  * The audit trail's contract (ADR 0009). One hash chain per org (its id) and one for the
@@ -35,10 +36,21 @@ export interface AuditLog {
   record(entry: AuditEntryInput): void;
   /** Appended (durably) before it resolves: key, org, domain, retention and hold changes, purges, exports. */
   recordNow(entry: AuditEntryInput): Promise<void>;
+  /**
+   * The buffered entries not yet being written, for a transaction of another writer, which
+   * appends them and settles the handoff once it has ended (writer.ts `carryingAudit`).
+   */
+  handOff(): AuditHandoff | null;
   /** Waits until everything recorded so far is committed. */
   flush(): Promise<void>;
   /** Flushes and stops; later records are dropped with a warning. */
   close(): Promise<void>;
+}
+
+export interface AuditHandoff {
+  readonly chains: readonly ChainDrafts[];
+  /** `true`: committed with the other transaction; `false`: back to their own writers. */
+  settle(committed: boolean): void;
 }
 
 export type ChainProblem =

@@ -33,25 +33,43 @@ export async function appendEntries(
   drafts: readonly AuditDraft[],
 ): Promise<AuditLogTable[]> {
   if (drafts.length === 0) return [];
-  return db.kysely.transaction().execute(async (trx) => {
-    const tx: Db = { ...db, kysely: trx };
-    const head = await lockHead(tx, chain);
-    const rows: AuditLogTable[] = [];
-    let prev = head;
-    for (const d of drafts) {
-      const unhashed: UnhashedEntry = { ...d, chain, seq: prev.seq + 1, prev_hash: prev.hash };
-      const row: AuditLogTable = { ...unhashed, hash: entryHash(prev.hash, unhashed) };
-      rows.push(row);
-      prev = { seq: row.seq, hash: row.hash };
-    }
-    for (const part of chunks(rows, INSERT_CHUNK)) await trx.insertInto("audit_log").values(part).execute();
-    await trx
-      .updateTable("audit_heads")
-      .set({ seq: prev.seq, hash: prev.hash })
-      .where("chain", "=", chain)
-      .execute();
-    return rows;
-  });
+  return db.kysely.transaction().execute((trx) => appendIn({ ...db, kysely: trx }, chain, drafts));
+}
+
+/** Entries of one chain, for a transaction that appends to several. */
+export interface ChainDrafts {
+  chain: string;
+  drafts: readonly AuditDraft[];
+}
+
+/**
+ * Appends to several chains inside `tx`, a transaction of the caller's (a submission or
+ * delivery commit carrying buffered entries). Heads are locked in chain order, so two such
+ * transactions on two nodes cannot wait on each other.
+ */
+export async function appendChains(tx: Db, chains: readonly ChainDrafts[]): Promise<void> {
+  const ordered = [...chains].sort((a, b) => (a.chain < b.chain ? -1 : a.chain > b.chain ? 1 : 0));
+  for (const { chain, drafts } of ordered) if (drafts.length > 0) await appendIn(tx, chain, drafts);
+}
+
+async function appendIn(tx: Db, chain: string, drafts: readonly AuditDraft[]): Promise<AuditLogTable[]> {
+  const head = await lockHead(tx, chain);
+  const rows: AuditLogTable[] = [];
+  let prev = head;
+  for (const d of drafts) {
+    const unhashed: UnhashedEntry = { ...d, chain, seq: prev.seq + 1, prev_hash: prev.hash };
+    const row: AuditLogTable = { ...unhashed, hash: entryHash(prev.hash, unhashed) };
+    rows.push(row);
+    prev = { seq: row.seq, hash: row.hash };
+  }
+  for (const part of chunks(rows, INSERT_CHUNK))
+    await tx.kysely.insertInto("audit_log").values(part).execute();
+  await tx.kysely
+    .updateTable("audit_heads")
+    .set({ seq: prev.seq, hash: prev.hash })
+    .where("chain", "=", chain)
+    .execute();
+  return rows;
 }
 
 /** The head row, locked; created (seq 0, the genesis hash) on the chain's first append. */

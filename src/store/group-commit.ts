@@ -5,11 +5,25 @@
  * and durability does not cap throughput. If a combined transaction fails, each unit
  * is retried alone so one bad unit cannot fail its neighbours. `submitAll` hands over
  * several units that must be written in the same transaction (a batch of messages).
+ *
+ * `handOff` lets another writer carry the waiting units in a transaction of its own (the
+ * audit entries of a request ride in the next submission commit, ADR 0009 §2): one commit
+ * and one sync instead of two. If that transaction fails, the units come back and are
+ * written here.
  */
 interface Pending<T> {
   items: readonly T[];
   resolve: () => void;
   reject: (err: unknown) => void;
+  /** Given back by a failed handoff: written by this committer only. */
+  returned: boolean;
+}
+
+/** Units taken by another writer: `settle` once its transaction has ended. */
+export interface Handoff<T> {
+  readonly items: readonly T[];
+  /** `true`: committed with the other writer's transaction; `false`: give them back. */
+  settle(committed: boolean): void;
 }
 
 export class GroupCommitter<T> {
@@ -17,13 +31,16 @@ export class GroupCommitter<T> {
   readonly #maxBatch: number;
   readonly #lingerMs: number;
   #pending: Pending<T>[] = [];
-  #running = false;
+  #draining = false;
+  #timer: NodeJS.Timeout | null = null;
   #idle: Promise<void> = Promise.resolve();
+  /** Settles as each outstanding handoff does. */
+  readonly #handoffs = new Set<Promise<void>>();
 
   /**
    * `lingerMs`: how long the first unit of a batch waits for company. 0 (the default) for
    * callers waiting on an answer (the API's 202); a few ms where nobody waits (worker
-   * results), which turns many small commits into few large ones.
+   * results, buffered audit entries), which turns many small commits into few large ones.
    */
   constructor(write: (items: readonly T[]) => Promise<void>, maxBatch = 256, lingerMs = 0) {
     this.#write = write;
@@ -31,29 +48,76 @@ export class GroupCommitter<T> {
     this.#lingerMs = lingerMs;
   }
 
-  submit(item: T): Promise<void> {
-    return this.submitAll([item]);
+  /** `now`: skip the linger, a caller is waiting. */
+  submit(item: T, opts: { now?: boolean } = {}): Promise<void> {
+    return this.submitAll([item], opts);
   }
 
   /** Several units as one: written in one transaction, never split, all or none. */
-  submitAll(items: readonly T[]): Promise<void> {
+  submitAll(items: readonly T[], opts: { now?: boolean } = {}): Promise<void> {
     if (items.length === 0) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
-      this.#pending.push({ items, resolve, reject });
-      if (!this.#running) {
-        this.#running = true;
-        this.#idle = new Promise<void>((done) => {
-          const start = () => this.#drain().finally(done);
-          if (this.#lingerMs > 0) setTimeout(start, this.#lingerMs);
-          else setImmediate(start);
-        });
-      }
+      this.#pending.push({ items, resolve, reject, returned: false });
+      this.#kick(opts.now === true || this.#lingerMs === 0);
     });
   }
 
-  /** Resolves once everything submitted so far has settled. */
-  flushed(): Promise<void> {
-    return this.#idle;
+  /** Resolves once everything submitted so far has settled (a linger is cut short). */
+  async flushed(): Promise<void> {
+    for (;;) {
+      if (this.#pending.length > 0) this.#kick(true);
+      await this.#idle;
+      if (this.#handoffs.size === 0 && this.#pending.length === 0) return;
+      await Promise.all(this.#handoffs);
+    }
+  }
+
+  /** The units waiting for the next transaction, for another writer's; null if none. */
+  handOff(): Handoff<T> | null {
+    const taken = this.#pending.filter((p) => !p.returned);
+    if (taken.length === 0) return null;
+    this.#pending = this.#pending.filter((p) => p.returned);
+    let done!: () => void;
+    const outstanding = new Promise<void>((resolve) => {
+      done = resolve;
+    });
+    this.#handoffs.add(outstanding);
+    let settled = false;
+    return {
+      items: taken.flatMap((p) => p.items),
+      settle: (committed) => {
+        if (settled) return;
+        settled = true;
+        if (committed) for (const p of taken) p.resolve();
+        else {
+          for (const p of taken) p.returned = true;
+          this.#pending.unshift(...taken);
+          this.#kick(true);
+        }
+        this.#handoffs.delete(outstanding);
+        done();
+      },
+    };
+  }
+
+  /** Starts a drain now (`urgent`) or after the linger, unless one is already coming. */
+  #kick(urgent: boolean): void {
+    if (this.#draining) return;
+    if (this.#timer !== null) {
+      if (!urgent) return;
+      clearTimeout(this.#timer);
+      this.#timer = null;
+    } else if (!urgent) {
+      this.#timer = setTimeout(() => {
+        this.#timer = null;
+        this.#kick(true);
+      }, this.#lingerMs);
+      return;
+    }
+    this.#draining = true;
+    this.#idle = new Promise<void>((done) => {
+      setImmediate(() => this.#drain().finally(done));
+    });
   }
 
   async #drain(): Promise<void> {
@@ -77,7 +141,8 @@ export class GroupCommitter<T> {
         }
       }
     }
-    this.#running = false;
+    // In the same turn as the last check: a unit submitted from now on starts a new drain.
+    this.#draining = false;
   }
 
   /** Up to maxBatch units, without splitting a group (a group larger than that goes alone). */

@@ -1,3 +1,4 @@
+import { appendChains, type ChainDrafts } from "./audit.ts";
 import type { Db } from "./db.ts";
 import { chunks } from "./group-commit.ts";
 import type {
@@ -97,12 +98,14 @@ export interface Committed {
 /**
  * Records the results of attempts in one transaction, with the webhook outbox rows of the
  * events recorded (`webhooks`: WebhookOutbox.rowsFor of all the items' events; the rows
- * of a completion whose lease was lost are dropped with its events).
+ * of a completion whose lease was lost are dropped with its events), and the buffered
+ * audit entries it carries (carryingAudit).
  */
 export async function completeAttempts(
   db: Db,
   items: readonly Completion[],
   webhooks: readonly WebhookDeliveriesTable[] = [],
+  audit: readonly ChainDrafts[] = [],
 ): Promise<Committed> {
   return db.kysely.transaction().execute(async (trx) => {
     const applied: Completion[] = [];
@@ -149,6 +152,9 @@ export async function completeAttempts(
         .executeTakeFirst();
       if (Number(res.numInsertedOrUpdatedRows ?? 0) > 0) added.push(row);
     }
+    // The audit entries of earlier results, buffered meanwhile (carryingAudit): last, so on
+    // PostgreSQL the chain heads are locked after the delivery rows, in one order everywhere.
+    await appendChains({ ...db, kysely: trx }, audit);
     return { applied, suppressions: added };
   });
 }

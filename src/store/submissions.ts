@@ -1,3 +1,4 @@
+import { appendChains, type ChainDrafts } from "./audit.ts";
 import type { Db } from "./db.ts";
 import { chunks } from "./group-commit.ts";
 import type {
@@ -29,12 +30,14 @@ export const ROWS_PER_INSERT = 400;
 
 /**
  * Writes a batch of submissions in one transaction (used through a GroupCommitter), with
- * the webhook outbox rows of their events (WebhookOutbox.rowsFor, ADR 0011 §3).
+ * the webhook outbox rows of their events (WebhookOutbox.rowsFor, ADR 0011 §3) and the
+ * buffered audit entries it carries (carryingAudit, ADR 0009 §2).
  */
 export async function insertSubmissions(
   db: Db,
   items: readonly SubmissionRows[],
   webhooks: readonly WebhookDeliveriesTable[] = [],
+  audit: readonly ChainDrafts[] = [],
 ): Promise<void> {
   await db.kysely.transaction().execute(async (trx) => {
     for (const part of chunks(
@@ -62,5 +65,7 @@ export async function insertSubmissions(
     await insertOutbox(trx, webhooks);
     const batches = items.flatMap((i) => (i.batch === undefined ? [] : [i.batch]));
     if (batches.length > 0) await trx.insertInto("batches").values(batches).execute();
+    // Last: on PostgreSQL the chain heads stay locked for the shortest time.
+    await appendChains({ ...db, kysely: trx }, audit);
   });
 }

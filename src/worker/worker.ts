@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { AuditLog } from "../audit/types.ts";
+import { carryingAudit } from "../audit/writer.ts";
 import type { Clock } from "../core/clock.ts";
 import type { Keyring } from "../core/keyring.ts";
 import { isAddressFailure, suppressionRow } from "../core/suppressions.ts";
@@ -89,7 +90,10 @@ export class Worker {
     this.#completions = new GroupCommitter(
       async (items) => {
         const hooks = (await deps.webhooks?.rowsFor(items.flatMap((i) => i.events))) ?? [];
-        auditCommitted(deps.audit, deps.logger, await completeAttempts(deps.db, items, hooks));
+        const committed = await carryingAudit(deps.audit, (entries) =>
+          completeAttempts(deps.db, items, hooks, entries),
+        );
+        auditCommitted(deps.audit, deps.logger, committed);
       },
       512,
       10,

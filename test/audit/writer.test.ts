@@ -8,7 +8,9 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { allowDetails } from "../../src/audit/details.ts";
 import { verifyStoredChain } from "../../src/audit/verify-store.ts";
+import { carryingAudit } from "../../src/audit/writer.ts";
 import { createLogger } from "../../src/logging/logger.ts";
+import { appendChains, type ChainDrafts } from "../../src/store/audit.ts";
 import type { Db } from "../../src/store/db.ts";
 import { freshDatabase } from "../auth/db.ts";
 import { collector } from "../helpers/canary.ts";
@@ -59,6 +61,37 @@ test("entries recorded while a transaction is in flight go in the next one", asy
   await audit.flush();
   assert.equal(transactions(), 2);
   assert.equal((await verifyStoredChain(db, "org_a")).checked, 50);
+});
+
+test("buffered entries ride in another writer's transaction; a failed one gives them back", async (t) => {
+  const open = await freshDatabase(t);
+  const { db, transactions } = counting(open());
+  const audit = writer(db);
+  t.after(() => audit.close());
+  // A carrier: a submission or delivery commit appends them with its own rows.
+  const carrier = (fail: boolean) => (entries: readonly ChainDrafts[]) =>
+    db.kysely.transaction().execute(async (trx) => {
+      await appendChains({ ...db, kysely: trx }, entries);
+      if (fail) throw new Error("the carrier's own rows failed");
+    });
+  for (let i = 1; i <= 5; i++) audit.record(entry("org_a", i));
+  audit.record(entry("org_b", 1));
+  await carryingAudit(audit, carrier(false));
+  await audit.flush();
+  assert.equal(transactions(), 1, "one commit carried both chains; nothing was left to write alone");
+  assert.equal((await rows(db, "org_a")).length, 5);
+  assert.equal((await rows(db, "org_b")).length, 1);
+
+  audit.record(entry("org_a", 6));
+  await assert.rejects(carryingAudit(audit, carrier(true)), /carrier/);
+  await audit.flush();
+  assert.deepEqual(
+    (await rows(db, "org_a")).map((r) => r.seq),
+    [1, 2, 3, 4, 5, 6],
+    "the entry given back was appended by its own writer",
+  );
+  assert.equal((await verifyStoredChain(db, "org_a")).ok, true);
+  assert.equal((await verifyStoredChain(db, "org_b")).ok, true);
 });
 
 test("recordNow resolves once the entry is committed: another connection reads it", async (t) => {

@@ -86,6 +86,7 @@ export function recordingAudit(): AuditLog & { entries: AuditEntryInput[] } {
     recordNow: async (e) => {
       entries.push(e);
     },
+    handOff: () => null,
     flush: async () => {},
     close: async () => {},
   };

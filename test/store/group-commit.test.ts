@@ -42,3 +42,61 @@ test("a failing group fails alone and whole; its neighbours are committed", asyn
   );
   assert.deepEqual(committed.sort(), [1, 21, 22], "nothing of the failed group was written");
 });
+
+test("handOff: another writer carries the waiting units; they settle with its transaction", async () => {
+  const writes: number[][] = [];
+  const committer = new GroupCommitter<number>(
+    async (items) => {
+      writes.push([...items]);
+    },
+    256,
+    60_000,
+  );
+  const a = committer.submit(1);
+  const b = committer.submitAll([2, 3]);
+  const handoff = committer.handOff();
+  assert.deepEqual(handoff?.items, [1, 2, 3]);
+  assert.equal(committer.handOff(), null, "taken units are not taken twice");
+  const flushed = committer.flushed();
+  handoff?.settle(true);
+  await Promise.all([a, b, flushed]);
+  assert.deepEqual(writes, [], "carried units are not written again here");
+});
+
+test("handOff: a failed carrier gives the units back; they are written here, never carried again", async () => {
+  const writes: number[][] = [];
+  const committer = new GroupCommitter<number>(
+    async (items) => {
+      writes.push([...items]);
+    },
+    256,
+    60_000,
+  );
+  const a = committer.submit(1);
+  const first = committer.handOff();
+  first?.settle(false);
+  assert.equal(committer.handOff(), null, "a unit given back is not handed off again");
+  const c = committer.submit(2);
+  await Promise.all([a, c, committer.flushed()]);
+  assert.deepEqual(writes.flat().sort(), [1, 2]);
+});
+
+test("a linger is cut short by a waiting caller and by flushed()", async () => {
+  const writes: number[][] = [];
+  const committer = new GroupCommitter<number>(
+    async (items) => {
+      writes.push([...items]);
+    },
+    256,
+    60_000,
+  );
+  const buffered = committer.submit(1);
+  // A minute's linger: only `now` (joining unit 1) or flushed() can end these in a test's time.
+  await committer.submit(2, { now: true });
+  await buffered;
+  assert.deepEqual(writes, [[1, 2]]);
+  const more = committer.submit(3);
+  await committer.flushed();
+  await more;
+  assert.deepEqual(writes, [[1, 2], [3]]);
+});
