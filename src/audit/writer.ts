@@ -6,7 +6,7 @@ import { type AuditDraft, appendEntries, type ChainDrafts } from "../store/audit
 import type { Db } from "../store/db.ts";
 import { GroupCommitter, type Handoff } from "../store/group-commit.ts";
 import { allowDetails } from "./details.ts";
-import type { AuditEntryInput, AuditHandoff, AuditLog } from "./types.ts";
+import type { AuditEntryInput, AuditLog } from "./types.ts";
 
 /**
  * The audit trail's writer (ADR 0009 §2): one group committer per chain, so entries that
