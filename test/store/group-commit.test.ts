@@ -43,7 +43,8 @@ test("a failing group fails alone and whole; its neighbours are committed", asyn
   assert.deepEqual(committed.sort(), [1, 21, 22], "nothing of the failed group was written");
 });
 
-test("handOff: another writer carries the waiting units; they settle with its transaction", async () => {
+/** A committer that records its writes and lingers a minute: only handOff, `now` or flushed() end a wait. */
+function lingering(): { writes: number[][]; committer: GroupCommitter<number> } {
   const writes: number[][] = [];
   const committer = new GroupCommitter<number>(
     async (items) => {
@@ -52,6 +53,11 @@ test("handOff: another writer carries the waiting units; they settle with its tr
     256,
     60_000,
   );
+  return { writes, committer };
+}
+
+test("handOff: another writer carries the waiting units; they settle with its transaction", async () => {
+  const { writes, committer } = lingering();
   const a = committer.submit(1);
   const b = committer.submitAll([2, 3]);
   const handoff = committer.handOff();
@@ -64,14 +70,7 @@ test("handOff: another writer carries the waiting units; they settle with its tr
 });
 
 test("handOff: a failed carrier gives the units back; they are written here, never carried again", async () => {
-  const writes: number[][] = [];
-  const committer = new GroupCommitter<number>(
-    async (items) => {
-      writes.push([...items]);
-    },
-    256,
-    60_000,
-  );
+  const { writes, committer } = lingering();
   const a = committer.submit(1);
   const first = committer.handOff();
   first?.settle(false);
@@ -82,16 +81,9 @@ test("handOff: a failed carrier gives the units back; they are written here, nev
 });
 
 test("a linger is cut short by a waiting caller and by flushed()", async () => {
-  const writes: number[][] = [];
-  const committer = new GroupCommitter<number>(
-    async (items) => {
-      writes.push([...items]);
-    },
-    256,
-    60_000,
-  );
+  const { writes, committer } = lingering();
   const buffered = committer.submit(1);
-  // A minute's linger: only `now` (joining unit 1) or flushed() can end these in a test's time.
+  // `now` starts the write at once, and unit 1 joins it.
   await committer.submit(2, { now: true });
   await buffered;
   assert.deepEqual(writes, [[1, 2]]);
