@@ -143,22 +143,29 @@ const ALGORITHMS = { rsa: "rsa-sha256", ed25519: "ed25519-sha256" } as const;
 const HEADER_LIST = SIGNED_HEADERS.join(":");
 const CRLF_CRLF = Buffer.from("\r\n\r\n");
 
-/** Parsed private keys by PEM: a domain's keys are parsed once, not for every message. */
+/**
+ * Parsed private keys, by the SHA-256 of their PEM (the PEM itself is not kept): a domain's
+ * keys are parsed once, not for every message. Rotated-out keys age out.
+ */
 const keyObjects = new Map<string, KeyObject>();
-const KEY_CACHE_LIMIT = 256;
+const KEY_CACHE_LIMIT = 64;
 
 function keyObjectOf(pem: string): KeyObject {
-  let key = keyObjects.get(pem);
+  const id = createHash("sha256").update(pem).digest("base64");
+  let key = keyObjects.get(id);
   if (key === undefined) {
     key = createPrivateKey(pem);
     if (keyObjects.size >= KEY_CACHE_LIMIT) {
       const oldest = keyObjects.keys().next();
       if (!oldest.done) keyObjects.delete(oldest.value);
     }
-    keyObjects.set(pem, key);
-  }
+  } else keyObjects.delete(id);
+  keyObjects.set(id, key);
   return key;
 }
+
+/** d= and s= values the direct route takes as they are (mailauth checks anything else). */
+const TAG_VALUE = /^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})$/;
 
 /** True if some LF is not preceded by a CR (across part boundaries too). */
 function hasBareLf(parts: readonly Buffer[]): boolean {
@@ -185,9 +192,14 @@ export function signDirect(
   now: number,
 ): string | null {
   const first = parts[0];
-  if (first === undefined) return null;
+  if (first === undefined || !TAG_VALUE.test(domain)) return null;
   const end = first.indexOf(CRLF_CRLF);
-  if (end <= 0 || hasBareLf(parts)) return null;
+  // A message that starts with an empty line has an empty header section (RFC 5322).
+  if (end <= 0 || (first[0] === 0x0d && first[1] === 0x0a) || hasBareLf(parts)) return null;
+  const parsed = keys.map((k) => keyObjectOf(k.privateKeyPem));
+  // A key of another type than its label, or an odd selector: mailauth refuses or checks it.
+  if (keys.some((k, i) => !TAG_VALUE.test(k.selector) || parsed[i]?.asymmetricKeyType !== k.algorithm))
+    return null;
   const lines = getSigningHeaderLines(parseHeaders(first.subarray(0, end + 4)).parsed, HEADER_LIST);
   if (!lines.headers.some((h) => h.key === "from")) return null;
   const body = dkimBody("relaxed", "sha256", false);
@@ -196,7 +208,7 @@ export function signDirect(
   const bodyHash = body.digest("base64");
   const timestamp = Math.floor(now / 1000);
   let out = "";
-  for (const k of keys) {
+  for (const [i, k] of keys.entries()) {
     const algorithm = ALGORITHMS[k.algorithm];
     const { canonicalizedHeader, dkimHeaderOpts } = generateCanonicalizedHeader("DKIM", lines, {
       type: "DKIM",
@@ -210,10 +222,11 @@ export function signDirect(
       bodyHash,
     });
     // RSA signs the canonical header with SHA-256; Ed25519 signs its SHA-256 (RFC 8463).
+    const key = parsed[i] as KeyObject;
     const signed =
       k.algorithm === "rsa"
-        ? sign(algorithm, canonicalizedHeader, keyObjectOf(k.privateKeyPem))
-        : sign(null, createHash("sha256").update(canonicalizedHeader).digest(), keyObjectOf(k.privateKeyPem));
+        ? sign(algorithm, canonicalizedHeader, key)
+        : sign(null, createHash("sha256").update(canonicalizedHeader).digest(), key);
     dkimHeaderOpts.b = signed.toString("base64");
     out += `${formatSignatureHeaderLine("DKIM", dkimHeaderOpts, true)}\r\n`;
   }

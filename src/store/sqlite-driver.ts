@@ -37,7 +37,8 @@ import type { WalSync } from "./wal-sync.ts";
  * Commits do not sync on the event loop (ADR 0013): the write connection runs with
  * `synchronous = NORMAL`, and a commit resolves once `WalSync` has synced the WAL on the
  * thread pool. The turn is released first, so the next transaction writes while the fsync
- * runs. Reads wait for the sync of every commit before them: nothing unsynced is shown.
+ * runs. A read outside a write transaction returns only once every commit it could have
+ * seen is synced: nothing unsynced is shown. After a failed sync every statement fails.
  */
 export const BUSY_WAIT_MS = 10_000;
 
@@ -114,6 +115,8 @@ class SplitConnection implements DatabaseConnection {
   readonly #turn: Turn;
   /** Set while this connection holds the write connection for a transaction. */
   #release: (() => void) | null = null;
+  /** The open transaction only reads. */
+  #readOnly = false;
 
   constructor(connections: SqliteConnections, turn: Turn) {
     this.#c = connections;
@@ -122,7 +125,7 @@ class SplitConnection implements DatabaseConnection {
 
   async begin(settings: TransactionSettings): Promise<void> {
     const readOnly = settings.isolationLevel === "repeatable read" || settings.accessMode === "read only";
-    if (readOnly) await this.#synced();
+    if (!readOnly) this.#c.sync.check();
     const release = await this.#turn.take();
     try {
       const writer = this.#c.writer.database;
@@ -132,6 +135,7 @@ class SplitConnection implements DatabaseConnection {
       throw err;
     }
     this.#release = release;
+    this.#readOnly = readOnly;
   }
 
   async end(sql: "commit" | "rollback"): Promise<void> {
@@ -141,8 +145,11 @@ class SplitConnection implements DatabaseConnection {
       // A failed commit keeps the turn: Kysely sends the rollback next, and it must not
       // land in another caller's transaction.
       execute(writer.database, CompiledQuery.raw("commit"));
+      const readOnly = this.#readOnly;
       this.release();
-      await this.#c.sync.committed();
+      // A read transaction shows nothing until every commit it could have seen is synced.
+      if (readOnly) await this.#synced();
+      else await this.#c.sync.committed();
       return;
     }
     try {
@@ -156,15 +163,18 @@ class SplitConnection implements DatabaseConnection {
   release(): void {
     const release = this.#release;
     this.#release = null;
+    this.#readOnly = false;
     release?.();
   }
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
     if (this.#release !== null) return execute<R>(this.#c.writer.database, query);
     if (isRead(query.sql)) {
+      const result = execute<R>(this.#c.reader.database, query);
       await this.#synced();
-      return execute<R>(this.#c.reader.database, query);
+      return result;
     }
+    this.#c.sync.check();
     const release = await this.#turn.take();
     let result: QueryResult<R>;
     try {
@@ -176,16 +186,29 @@ class SplitConnection implements DatabaseConnection {
     return result;
   }
 
-  /** Waits until no commit of this driver is still unsynced (ADR 0013). */
+  /**
+   * Waits until no commit of this driver is still unsynced (ADR 0013). Called after a read
+   * ran, not before: any commit the read could see had already marked the sync dirty (this
+   * thread is the only one committing through this driver).
+   */
   async #synced(): Promise<void> {
     if (this.#c.sync.pending) await this.#c.sync.durable();
   }
 
   async *streamQuery<R>(query: CompiledQuery): AsyncIterableIterator<QueryResult<R>> {
     if (!isRead(query.sql)) throw new Error("the SQLite driver streams select queries only");
-    if (this.#release === null) await this.#synced();
-    const db = this.#release === null ? this.#c.reader.database : this.#c.writer.database;
-    for (const row of db.prepare(query.sql).iterate(query.parameters)) yield { rows: [row as R] };
+    const inTransaction = this.#release !== null;
+    const db = inTransaction ? this.#c.writer.database : this.#c.reader.database;
+    let synced = inTransaction;
+    for (const row of db.prepare(query.sql).iterate(query.parameters)) {
+      // The statement's snapshot is taken at its first step: wait once, before the first row.
+      if (!synced) {
+        await this.#synced();
+        synced = true;
+      }
+      yield { rows: [row as R] };
+    }
+    if (!synced) await this.#synced();
   }
 }
 

@@ -42,8 +42,10 @@ export function openSqlite(
   const raw = new DatabaseSync(path);
   if (opts.reader === true) raw.exec("PRAGMA query_only = ON");
   else {
-    raw.exec("PRAGMA journal_mode = WAL");
-    raw.exec("PRAGMA synchronous = NORMAL");
+    const mode = raw.prepare("PRAGMA journal_mode = WAL").get() as { journal_mode?: string } | undefined;
+    // NORMAL is durable only with the WAL synced after each commit (wal-sync.ts). Where the
+    // file system cannot do WAL, SQLite keeps a rollback journal: sync inside COMMIT then.
+    raw.exec(`PRAGMA synchronous = ${mode?.journal_mode === "wal" ? "NORMAL" : "FULL"}`);
     raw.exec("PRAGMA foreign_keys = ON");
   }
   raw.exec("PRAGMA busy_timeout = 0");

@@ -1,4 +1,4 @@
-import { closeSync, fdatasync, close as fsClose, open as fsOpen } from "node:fs";
+import { closeSync, fdatasync, open as fsOpen } from "node:fs";
 import { promisify } from "node:util";
 
 /**
@@ -14,23 +14,22 @@ import { promisify } from "node:util";
 export type SyncFile = (path: string) => Promise<void>;
 
 const openFile = promisify(fsOpen);
-const closeFile = promisify(fsClose);
 const datasync = promisify(fdatasync);
 
 /**
- * fdatasync of the WAL file through one descriptor kept open: SQLite never deletes the WAL
- * while a connection of this process is open, only truncates it (the same inode), and it
- * holds no POSIX lock on it, so our descriptor changes nothing for SQLite. Until the WAL
- * exists (no commit has written a frame yet) the database file is synced instead.
+ * fdatasync of the WAL file through one descriptor kept open. SQLite deletes the WAL only
+ * when the last connection to the database closes, and this process keeps its own open;
+ * otherwise it rewinds or truncates it, which keeps the inode. It holds no POSIX lock on the
+ * `-wal` file, so our descriptor cannot drop one. (A descriptor on the database file itself
+ * would: closing it drops every lock the process holds there, so it is never opened.) Until
+ * the WAL exists, no commit has written a frame, and there is nothing to sync.
  */
 class WalFile {
   readonly #wal: string;
-  readonly #db: string;
   #fd: number | null = null;
 
   constructor(dbPath: string) {
     this.#wal = `${dbPath}-wal`;
-    this.#db = dbPath;
   }
 
   async sync(): Promise<void> {
@@ -38,14 +37,8 @@ class WalFile {
       try {
         this.#fd = await openFile(this.#wal, "r");
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-        const fd = await openFile(this.#db, "r");
-        try {
-          await datasync(fd);
-        } finally {
-          await closeFile(fd);
-        }
-        return;
+        if ((err as NodeJS.ErrnoException).code === "ENOENT") return;
+        throw err;
       }
     }
     await datasync(this.#fd);
@@ -103,9 +96,14 @@ export class WalSync {
     return queued;
   }
 
-  /** True while some commit is not yet known to be on disk. */
+  /** True while some commit is not yet known to be on disk, and for good after a failed sync. */
   get pending(): boolean {
-    return this.#dirty || this.#running !== null;
+    return this.#failed !== null || this.#dirty || this.#running !== null;
+  }
+
+  /** Throws the sync failure, if one happened: nothing more may be written. */
+  check(): void {
+    if (this.#failed !== null) throw this.#failed;
   }
 
   #start(): Promise<void> {

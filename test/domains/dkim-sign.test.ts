@@ -97,6 +97,18 @@ test("messages the direct route does not take are signed by the streaming signer
     await dkimSignatures(headerOnly, "clinic.example", KEYS, NOW),
     await signStreaming(headerOnly, "clinic.example", KEYS, NOW),
   );
+  // An empty line first: an empty header section, whatever follows (RFC 5322).
+  const emptyHeader = crlf(["", ...HEADERS, "", "body"]);
+  assert.equal(signDirect([emptyHeader], "clinic.example", KEYS, NOW), null);
+  await assert.rejects(dkimSignatures(emptyHeader, "clinic.example", KEYS, NOW), /dkim signing failed/);
+  // A key labelled with the other algorithm, an unsafe selector: refused by mailauth.
+  const swapped = KEYS.map((k, i) => ({ ...k, privateKeyPem: KEYS[1 - i]?.privateKeyPem ?? "" }));
+  const plain = crlf([...HEADERS, "", "body"]);
+  assert.equal(signDirect([plain], "clinic.example", swapped, NOW), null);
+  await assert.rejects(dkimSignatures(plain, "clinic.example", swapped, NOW), /dkim signing failed/);
+  const unsafe = KEYS.map((k) => ({ ...k, selector: "s1; h=from" }));
+  assert.equal(signDirect([plain], "clinic.example", unsafe, NOW), null);
+  await assert.rejects(dkimSignatures(plain, "clinic.example", unsafe, NOW), /dkim signing failed/);
   const noFrom = crlf([...HEADERS.slice(1), "", "body"]);
   assert.equal(signDirect([noFrom], "clinic.example", KEYS, NOW), null);
   await assert.rejects(dkimSignatures(noFrom, "clinic.example", KEYS, NOW), /dkim signing failed/);

@@ -93,11 +93,22 @@ test("a commit resolves after a sync that started after it; commits during a syn
 
 test("a failed sync fails its commits and every later one", async () => {
   const dir = tempDir();
-  // A sync of a file that does not exist, with no database file to fall back on: ENOENT.
-  const sync = new WalSync(join(dir, "missing", "x.db"));
-  await assert.rejects(sync.committed(), { code: "ENOENT" });
-  await assert.rejects(sync.durable(), { code: "ENOENT" });
-  await assert.rejects(sync.committed(), { code: "ENOENT" });
+  // The WAL's directory is a regular file: opening the WAL fails with ENOTDIR.
+  const notADir = join(dir, "file");
+  await (await open(notADir, "w")).close();
+  const sync = new WalSync(join(notADir, "x.db"));
+  await assert.rejects(sync.committed(), { code: "ENOTDIR" });
+  assert.equal(sync.pending, true, "reads keep waiting, and fail");
+  await assert.rejects(sync.durable(), { code: "ENOTDIR" });
+  await assert.rejects(sync.committed(), { code: "ENOTDIR" });
+  assert.throws(() => sync.check(), { code: "ENOTDIR" });
+});
+
+test("no WAL yet: nothing was written, nothing to sync", async () => {
+  const sync = new WalSync(join(tempDir(), "fresh.db"));
+  await sync.committed();
+  assert.equal(sync.pending, false);
+  await sync.close();
 });
 
 test("driver: a commit waits for its sync, a read for every unsynced commit", SQLITE_ONLY, async (t) => {
@@ -129,17 +140,18 @@ test("driver: a commit waits for its sync, a read for every unsynced commit", SQ
       .values({ x: 2 } as never)
       .execute(),
   );
-  // A read waits until no commit before it is unsynced.
+  assert.equal(await state(next), "pending");
+  // A read runs at once, and answers only once every commit it could see is synced.
   const read = sql<{ n: number }>`select count(*) as n from t`.execute(db.kysely);
   assert.equal(await state(read), "pending", "the read waits for the unsynced commits");
-  assert.equal(await state(next), "pending");
 
   held.started[1]?.release();
   await tx;
   await held.startedCount(3);
+  assert.equal(await state(read), "pending", "it saw the second commit: it waits for that one's sync too");
   held.started[2]?.release();
   await next;
-  assert.equal((await read).rows[0]?.n, 2, "the read ran after both commits were synced");
+  assert.equal((await read).rows[0]?.n, 2, "it saw both commits, and answered once both were synced");
   assert.equal(held.started.length, 3, "two commits, one sync each, the second shared with none");
 
   // With nothing pending, a read takes no sync.
@@ -177,3 +189,67 @@ test("driver: NORMAL, the real WAL file synced, syncs shared by commits", SQLITE
   const n = await sql<{ n: number }>`select count(*) as n from t`.execute(db.kysely);
   assert.equal(n.rows[0]?.n, 50);
 });
+
+test(
+  "driver: a read transaction ends only once the commits it could see are synced; writes fail after a failed sync",
+  SQLITE_ONLY,
+  async (t) => {
+    const dir = tempDir();
+    const held = heldSyncs();
+    let fail = false;
+    const db = openDb({ kind: "sqlite", path: join(dir, "s.db") }, dir, {
+      syncFile: async (path) => {
+        await held.syncFile(path);
+        if (fail) throw Object.assign(new Error("EIO"), { code: "EIO" });
+      },
+    });
+    t.after(() => {
+      for (const s of held.started) s.release();
+      return db.close();
+    });
+    const create = sql`create table t (x integer)`.execute(db.kysely);
+    await held.startedCount(1);
+    held.started[0]?.release();
+    await create;
+
+    const insert = db.kysely
+      .insertInto("t" as never)
+      .values({ x: 1 } as never)
+      .execute();
+    await held.startedCount(2);
+    const snapshot = db.kysely
+      .transaction()
+      .setIsolationLevel("repeatable read")
+      .execute((trx) => sql<{ n: number }>`select count(*) as n from t`.execute(trx));
+    assert.equal(await state(snapshot), "pending", "the snapshot saw an unsynced commit");
+    held.started[1]?.release();
+    await insert;
+    assert.equal((await snapshot).rows[0]?.n, 1);
+
+    fail = true;
+    const lost = db.kysely
+      .insertInto("t" as never)
+      .values({ x: 2 } as never)
+      .execute();
+    await held.startedCount(3);
+    held.started[2]?.release();
+    await assert.rejects(lost, { code: "EIO" });
+    await assert.rejects(
+      db.kysely
+        .insertInto("t" as never)
+        .values({ x: 3 } as never)
+        .execute(),
+      { code: "EIO" },
+    );
+    await assert.rejects(sql`select count(*) from t`.execute(db.kysely), { code: "EIO" }, "reads fail too");
+    await assert.rejects(
+      db.kysely.transaction().execute((trx) =>
+        trx
+          .insertInto("t" as never)
+          .values({ x: 4 } as never)
+          .execute(),
+      ),
+      { code: "EIO" },
+    );
+  },
+);
