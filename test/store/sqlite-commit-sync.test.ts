@@ -8,9 +8,9 @@
 import assert from "node:assert/strict";
 import { open } from "node:fs/promises";
 import { join } from "node:path";
-import { test } from "node:test";
+import { type TestContext, test } from "node:test";
 import { sql } from "kysely";
-import { openDb } from "../../src/store/db.ts";
+import { type Db, openDb } from "../../src/store/db.ts";
 import { WalSync } from "../../src/store/wal-sync.ts";
 import { tempDir } from "../helpers/app.ts";
 
@@ -111,10 +111,16 @@ test("no WAL yet: nothing was written, nothing to sync", async () => {
   await sync.close();
 });
 
-test("driver: a commit waits for its sync, a read for every unsynced commit", SQLITE_ONLY, async (t) => {
+/** A store whose syncs the test holds (and, once `failing()` says so, fail), with table t created. */
+async function heldStore(t: TestContext, failing: () => boolean = () => false) {
   const dir = tempDir();
   const held = heldSyncs();
-  const db = openDb({ kind: "sqlite", path: join(dir, "s.db") }, dir, { syncFile: held.syncFile });
+  const db = openDb({ kind: "sqlite", path: join(dir, "s.db") }, dir, {
+    syncFile: async (path) => {
+      await held.syncFile(path);
+      if (failing()) throw Object.assign(new Error("EIO"), { code: "EIO" });
+    },
+  });
   t.after(() => {
     for (const s of held.started) s.release();
     return db.close();
@@ -123,23 +129,26 @@ test("driver: a commit waits for its sync, a read for every unsynced commit", SQ
   await held.startedCount(1);
   held.started[0]?.release();
   await create;
+  return { db, held };
+}
 
-  const tx = db.kysely.transaction().execute((trx) =>
-    trx
-      .insertInto("t" as never)
-      .values({ x: 1 } as never)
-      .execute(),
-  );
+/** Inserts x into t, in a transaction of its own or (`trx`) the caller's. */
+function insert(executor: Db["kysely"], x: number) {
+  return executor
+    .insertInto("t" as never)
+    .values({ x } as never)
+    .execute();
+}
+
+test("driver: a commit waits for its sync, a read for every unsynced commit", SQLITE_ONLY, async (t) => {
+  const { db, held } = await heldStore(t);
+
+  const tx = db.kysely.transaction().execute((trx) => insert(trx, 1));
   await held.startedCount(2);
   assert.equal(await state(tx), "pending", "the commit waits for its sync");
 
   // The write turn is free while the sync runs: the next transaction commits meanwhile.
-  const next = db.kysely.transaction().execute((trx) =>
-    trx
-      .insertInto("t" as never)
-      .values({ x: 2 } as never)
-      .execute(),
-  );
+  const next = db.kysely.transaction().execute((trx) => insert(trx, 2));
   assert.equal(await state(next), "pending");
   // A read runs at once, and answers only once every commit it could see is synced.
   const read = sql<{ n: number }>`select count(*) as n from t`.execute(db.kysely);
@@ -174,14 +183,7 @@ test("driver: NORMAL, the real WAL file synced, syncs shared by commits", SQLITE
   assert.equal(mode.rows[0]?.synchronous, 1, "synchronous = NORMAL on the write connection");
   const before = paths.length;
   await Promise.all(
-    Array.from({ length: 50 }, (_, i) =>
-      db.kysely.transaction().execute((trx) =>
-        trx
-          .insertInto("t" as never)
-          .values({ x: i } as never)
-          .execute(),
-      ),
-    ),
+    Array.from({ length: 50 }, (_, i) => db.kysely.transaction().execute((trx) => insert(trx, i))),
   );
   const syncs = paths.length - before;
   assert.ok(syncs >= 1 && syncs <= 50, `50 commits took ${syncs} syncs`);
@@ -194,28 +196,10 @@ test(
   "driver: a read transaction ends only once the commits it could see are synced; writes fail after a failed sync",
   SQLITE_ONLY,
   async (t) => {
-    const dir = tempDir();
-    const held = heldSyncs();
     let fail = false;
-    const db = openDb({ kind: "sqlite", path: join(dir, "s.db") }, dir, {
-      syncFile: async (path) => {
-        await held.syncFile(path);
-        if (fail) throw Object.assign(new Error("EIO"), { code: "EIO" });
-      },
-    });
-    t.after(() => {
-      for (const s of held.started) s.release();
-      return db.close();
-    });
-    const create = sql`create table t (x integer)`.execute(db.kysely);
-    await held.startedCount(1);
-    held.started[0]?.release();
-    await create;
+    const { db, held } = await heldStore(t, () => fail);
 
-    const insert = db.kysely
-      .insertInto("t" as never)
-      .values({ x: 1 } as never)
-      .execute();
+    const first = insert(db.kysely, 1);
     await held.startedCount(2);
     const snapshot = db.kysely
       .transaction()
@@ -223,32 +207,18 @@ test(
       .execute((trx) => sql<{ n: number }>`select count(*) as n from t`.execute(trx));
     assert.equal(await state(snapshot), "pending", "the snapshot saw an unsynced commit");
     held.started[1]?.release();
-    await insert;
+    await first;
     assert.equal((await snapshot).rows[0]?.n, 1);
 
     fail = true;
-    const lost = db.kysely
-      .insertInto("t" as never)
-      .values({ x: 2 } as never)
-      .execute();
+    const lost = insert(db.kysely, 2);
     await held.startedCount(3);
     held.started[2]?.release();
     await assert.rejects(lost, { code: "EIO" });
-    await assert.rejects(
-      db.kysely
-        .insertInto("t" as never)
-        .values({ x: 3 } as never)
-        .execute(),
-      { code: "EIO" },
-    );
+    await assert.rejects(insert(db.kysely, 3), { code: "EIO" });
     await assert.rejects(sql`select count(*) from t`.execute(db.kysely), { code: "EIO" }, "reads fail too");
     await assert.rejects(
-      db.kysely.transaction().execute((trx) =>
-        trx
-          .insertInto("t" as never)
-          .values({ x: 4 } as never)
-          .execute(),
-      ),
+      db.kysely.transaction().execute((trx) => insert(trx, 4)),
       { code: "EIO" },
     );
   },
